@@ -1,0 +1,54 @@
+# Set-up and everyday commands. The README's two commands are `make run` and `make test`.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+SYSTEM_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libglx-mesa0 \
+	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libfontconfig1 \
+	libdbus-1-3 libusb-1.0-0
+
+.PHONY: run test install install-test system-deps bench clean-venv
+
+## run: install the app and start it on the demo corpus (built on first use)
+run: install
+	@demo="$$($(PY) -c 'from mer_viewer.core.paths import demo_root; print(demo_root())')"; \
+	test -f "$$demo/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx" || $(VENV)/bin/mer demo --out "$$demo"; \
+	$(VENV)/bin/mer info "$$demo"
+
+## test: install everything, test dependencies included, and run the whole test suite
+test: install-test
+	$(PY) -m pytest
+
+## bench: run the benchmarks (prints tables; not part of the test suite)
+bench: install-test
+	@for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: system-deps $(VENV)/.installed-test
+
+## system-deps: Debian packages for Qt/OpenGL tests under Xvfb (only when run as root)
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=""; for p in $(SYSTEM_PACKAGES); do \
+			dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	else echo "not root: skipping Debian packages (GL tests need: $(SYSTEM_PACKAGES))"; fi
+
+clean-venv:
+	rm -rf $(VENV)

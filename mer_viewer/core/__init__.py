@@ -1,0 +1,1 @@
+"""Qt-free core: dataset, geometry, motion, sampling, flow, learning."""

@@ -1,0 +1,335 @@
+"""CAS(ME)³ samples from the annotation sheet and the frame folders, every skipped row explained."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import DatasetError, SampleNotFoundError
+from .frames import ClipFrames
+from .labels import (
+    TASKS,
+    Task,
+    class_names,
+    label_for,
+    normalise_emotion,
+    normalise_objective,
+    parse_au,
+)
+from .layout import Layout
+from .sheets import SPECS, SheetKind, SheetRow, find_sheet, read_sheet
+
+#: File in the dataset root listing samples to leave out (subject, clip, onset, reason).
+EXCLUSIONS_FILE = "mer_exclusions.csv"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One annotated expression: where its frames are and what it is.
+
+    Frame numbers are the dataset's own (start at 1); ``offset == 0`` means
+    the offset is unknown. ``apex_estimated`` is set when the sheet has no
+    apex (Part C), where the middle frame of onset..offset is used.
+    """
+
+    subject: str
+    clip: str
+    onset: int
+    apex: int
+    offset: int
+    emotion: str | None
+    objective_class: str | None
+    au: tuple[str, ...]
+    frames: ClipFrames = field(compare=False, repr=False)
+    source: SheetKind = "me"
+    apex_estimated: bool = False
+    excel_row: int = 0
+
+    @property
+    def id(self) -> str:
+        """Unique id ``<subject>_<clip>_<onset>`` (a video can hold several samples)."""
+        return f"{self.subject}_{self.clip}_{self.onset}"
+
+    def label(self, task: Task) -> str | None:
+        """Class of this sample for ``task``, or None when the task leaves it out."""
+        return label_for(self.emotion, self.objective_class, task)
+
+    @property
+    def frame_range(self) -> list[int]:
+        """Available frame numbers from onset to offset (to the last frame if offset unknown)."""
+        last = self.offset if self.offset > 0 else max(self.frames.numbers, default=self.apex)
+        return [n for n in self.frames.numbers if self.onset <= n <= last]
+
+    def as_json(self) -> dict:
+        return {
+            "subject": self.subject,
+            "clip": self.clip,
+            "onset": self.onset,
+            "apex": self.apex,
+            "offset": self.offset,
+            "emotion": self.emotion,
+            "objective_class": self.objective_class,
+            "au": list(self.au),
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A sheet row that is not loaded, with every reason found."""
+
+    subject: str
+    clip: str
+    reason: str
+    onset: int | None = None
+    excel_row: int = 0
+    sheet: str = ""
+
+    def as_json(self) -> dict:
+        return {"subject": self.subject, "clip": self.clip, "onset": self.onset,
+                "row": self.excel_row, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A user's decision to leave samples out (e.g. a hand occludes the face)."""
+
+    subject: str
+    clip: str
+    onset: int | None  # None: every sample of the clip
+    reason: str
+
+    def matches(self, subject: str, clip: str, onset: int) -> bool:
+        return (
+            self.subject.lower() == subject.lower()
+            and self.clip.lower() == clip.lower()
+            and (self.onset is None or self.onset == onset)
+        )
+
+
+def read_exclusions(path: Path) -> list[Exclusion]:
+    """Read an exclusion list: CSV with columns ``subject, clip, onset, reason``.
+
+    ``onset`` may be empty (the whole clip). Raises DatasetError naming the file.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+            if not {"subject", "clip"} <= fields:
+                raise DatasetError(f"{path}: exclusion list needs columns subject, clip[, onset, reason]")
+            out = []
+            for line, row in enumerate(reader, start=2):
+                row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+                onset = row.get("onset") or None
+                try:
+                    onset_value = int(float(onset)) if onset else None
+                except ValueError:
+                    raise DatasetError(f"{path}:{line}: onset {onset!r} is not a frame number") from None
+                out.append(Exclusion(row["subject"], row["clip"], onset_value,
+                                     row.get("reason") or "excluded by the user"))
+            return out
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read exclusion list ({exc.strerror})") from exc
+
+
+class Dataset:
+    """A CAS(ME)³ root: the loadable samples and the rows skipped with their reasons.
+
+    Opening reads the sheet and checks that the onset and apex frames exist;
+    the frames themselves are read lazily through ``Sample.frames``.
+    """
+
+    def __init__(self, root: Path, sheet: Path, samples: list[Sample], skipped: list[Skipped],
+                 kind: SheetKind, layouts: list[str]):
+        self.root = root
+        self.sheet = sheet
+        self.samples = tuple(samples)
+        self.skipped = tuple(skipped)
+        self.kind = kind
+        self.layouts = layouts
+
+    @classmethod
+    def open(
+        cls,
+        root: Path | str,
+        kind: SheetKind = "me",
+        exclusions: Path | str | Iterable[Exclusion] | None = None,
+        sheet: Path | str | None = None,
+    ) -> "Dataset":
+        """Open a dataset root.
+
+        ``exclusions``: a CSV path or Exclusion values; by default
+        ``<root>/mer_exclusions.csv`` is used when it exists. ``sheet`` overrides
+        the annotation file found by name.
+        """
+        root = Path(root).expanduser()
+        if not root.exists():
+            raise DatasetError(f"{root}: dataset folder does not exist")
+        if not root.is_dir():
+            raise DatasetError(f"{root}: not a folder")
+        sheet_path = Path(sheet) if sheet is not None else find_sheet(root, kind)
+        if sheet_path is None:
+            raise DatasetError(
+                f"{root}: no annotation sheet found (expected a file like {SPECS[kind].pattern})"
+            )
+        if exclusions is None:
+            default = root / EXCLUSIONS_FILE
+            excluded = read_exclusions(default) if default.is_file() else []
+        elif isinstance(exclusions, (str, Path)):
+            excluded = read_exclusions(Path(exclusions))
+        else:
+            excluded = list(exclusions)
+        rows = read_sheet(sheet_path, kind)
+        layout = Layout.scan(root)
+        samples: list[Sample] = []
+        skipped: list[Skipped] = []
+        for row in rows:
+            result = _sample_from_row(row, kind, layout, excluded, sheet_path.name)
+            (samples if isinstance(result, Sample) else skipped).append(result)
+        _check_duplicates(samples, skipped)
+        return cls(root, sheet_path, samples, skipped, kind, layout.kinds)
+
+    def find(self, subject: str, clip: str) -> Sample:
+        """The sample of ``subject`` and ``clip`` (``a``, or ``a_1234`` when a clip has several)."""
+        matches = [s for s in self.samples if s.subject.lower() == subject.lower()
+                   and (s.clip.lower() == clip.lower() or s.id.lower() == f"{subject}_{clip}".lower())]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            skipped = [s for s in self.skipped if s.subject.lower() == subject.lower()
+                       and s.clip.lower() == clip.split("_")[0].lower()]
+            why = f" (skipped: {skipped[0].reason})" if skipped else ""
+            raise SampleNotFoundError(f"{self.root}: no sample {subject} {clip}{why}")
+        ids = ", ".join(s.id.split("_", 1)[1] for s in matches)
+        raise SampleNotFoundError(
+            f"{self.root}: {subject} clip {clip} holds {len(matches)} samples; name one of {ids}"
+        )
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Samples per class for every task, in class order (classes with 0 samples included)."""
+        out: dict[str, dict[str, int]] = {}
+        for task in TASKS:
+            tally = Counter(s.label(task) for s in self.samples)
+            out[task] = {name: tally.get(name, 0) for name in class_names(task)}
+        return out
+
+    def subjects(self) -> list[str]:
+        """Subjects with at least one sample, in sheet order."""
+        return list(dict.fromkeys(s.subject for s in self.samples))
+
+    def as_json(self) -> dict:
+        return {
+            "root": str(self.root),
+            "sheet": str(self.sheet),
+            "samples": [s.as_json() for s in self.samples],
+            "skipped": [s.as_json() for s in self.skipped],
+            "counts": self.counts(),
+        }
+
+
+def _as_frame_number(value: object, column: str) -> int:
+    if value is None:
+        raise ValueError(f"{column} is empty")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{column} {value!r} is not a frame number") from None
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"{column} {value!r} is not a frame number")
+    return int(number)
+
+
+def _subject_name(value: object) -> str:
+    text = str(value).strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return f"spNO.{text}" if text.isdigit() else text
+
+
+def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
+                     exclusions: list[Exclusion], sheet_name: str) -> Sample | Skipped:
+    """Build a Sample from a sheet row, or a Skipped with every reason it cannot be used."""
+    v = row.values
+    subject = _subject_name(v.get("subject") or "")
+    clip = str(v.get("clip") or "").strip()
+    if clip.endswith(".0") and clip[:-2].isdigit():
+        clip = clip[:-2]
+
+    def skip(reasons: list[str], onset: int | None = None) -> Skipped:
+        return Skipped(subject, clip, "; ".join(reasons), onset, row.excel_row, sheet_name)
+
+    problems: list[str] = []
+    if not subject or not clip:
+        problems.append("subject or clip name is empty")
+    numbers: dict[str, int] = {}
+    for column in ("onset", "apex", "offset") if kind != "c" else ("onset", "offset"):
+        try:
+            numbers[column] = _as_frame_number(v.get(column), column)
+        except ValueError as exc:
+            if column == "offset" and v.get(column) is None:
+                numbers[column] = 0  # an empty offset is an unknown offset
+            else:
+                problems.append(str(exc))
+    estimated = kind == "c"
+    if estimated and "onset" in numbers and numbers.get("offset", 0) > 0:
+        numbers["apex"] = (numbers["onset"] + numbers["offset"]) // 2
+    elif estimated and "onset" in numbers:
+        problems.append("no offset to estimate the apex from")
+    emotion = normalise_emotion(v.get("emotion"))
+    if emotion is None and kind != "mae":  # macro sheets: only objective classes are reliable
+        problems.append(f"unknown emotion {v.get('emotion')!r}")
+    objective = normalise_objective(v.get("objective"))
+    try:
+        au = parse_au(v.get("au"))
+    except ValueError as exc:
+        problems.append(str(exc))
+        au = ()
+    if problems:
+        return skip(problems, numbers.get("onset"))
+
+    onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
+    reasons = []
+    if onset == 0 or apex == 0:
+        reasons.append("frame 0 (frame numbers start at 1)")
+    if onset == apex:
+        reasons.append("onset equals apex")
+    elif apex < onset:
+        reasons.append("apex before onset")
+    if offset > 0 and apex > offset:
+        reasons.append("apex after offset")
+    for exclusion in exclusions:
+        if exclusion.matches(subject, clip, onset):
+            reasons.append(f"excluded: {exclusion.reason}")
+            break
+    frames = layout.frames_for(subject, clip, onset)
+    if frames is None:
+        reasons.append(f"missing frames: no folder for {subject}/{clip}")
+    else:
+        absent = [p for n in sorted({onset, apex} - {0}) for p in frames.missing(n)]
+        if absent:
+            reasons.append("missing frames: " + ", ".join(str(p) for p in absent))
+    if reasons:
+        return skip(reasons, onset)
+    return Sample(
+        subject=subject, clip=clip, onset=onset, apex=apex, offset=offset,
+        emotion=emotion, objective_class=objective, au=au, frames=frames,
+        source=kind, apex_estimated=estimated, excel_row=row.excel_row,
+    )
+
+
+def _check_duplicates(samples: list[Sample], skipped: list[Skipped]) -> None:
+    """Rows naming the same subject, clip and onset twice: keep the first, skip the rest."""
+    seen: set[str] = set()
+    kept = []
+    for sample in samples:
+        key = sample.id.lower()
+        if key in seen:
+            skipped.append(Skipped(sample.subject, sample.clip, "duplicate of an earlier row",
+                                   sample.onset, sample.excel_row))
+        else:
+            seen.add(key)
+            kept.append(sample)
+    samples[:] = kept

@@ -1,0 +1,39 @@
+"""Error hierarchy whose messages name the file and what is wrong with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MerError(Exception):
+    """Base class of every error a user can cause; the CLI prints it on one line."""
+
+
+class DatasetError(MerError):
+    """The dataset root or its layout is unusable (missing root, no sheet, ...)."""
+
+
+class AnnotationError(DatasetError):
+    """An annotation sheet cannot be read or lacks required columns."""
+
+
+class FrameError(MerError):
+    """A frame file is missing, unreadable, or has the wrong type or size."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class SampleNotFoundError(DatasetError):
+    """A subject/clip asked for by the user is not in the dataset."""
+
+
+class FaceNotFoundError(MerError):
+    """No face was found in a frame; ``source`` names the file (or describes the frame)."""
+
+    def __init__(self, source: Path | str | None, problem: str = "no face found"):
+        self.source = str(source) if source is not None else "<frame>"
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
