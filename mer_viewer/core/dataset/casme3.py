@@ -6,7 +6,7 @@ import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Literal
 
 from ..errors import DatasetError, SampleNotFoundError
 from .frames import ClipFrames
@@ -19,8 +19,9 @@ from .labels import (
     normalise_objective,
     parse_au,
 )
+from .edits import EditStore, apply_edit, row_identity
 from .layout import Layout
-from .sheets import SPECS, SheetKind, SheetRow, find_sheet, read_sheet
+from .sheets import SPECS, SheetKind, SheetRow, find_sheet, frame_number, read_sheet
 
 #: File in the dataset root listing samples to leave out (subject, clip, onset, reason).
 EXCLUSIONS_FILE = "mer_exclusions.csv"
@@ -47,6 +48,9 @@ class Sample:
     source: SheetKind = "me"
     apex_estimated: bool = False
     excel_row: int = 0
+    key: str = ""  # the row's original <subject>_<clip>_<onset>: where its edits are kept
+    edited: bool = False
+    notes: str | None = None
 
     @property
     def id(self) -> str:
@@ -86,6 +90,8 @@ class Skipped:
     onset: int | None = None
     excel_row: int = 0
     sheet: str = ""
+    key: str = ""
+    edited: bool = False
 
     def as_json(self) -> dict:
         return {"subject": self.subject, "clip": self.clip, "onset": self.onset,
@@ -143,8 +149,9 @@ class Dataset:
     """
 
     def __init__(self, root: Path, sheet: Path, samples: list[Sample], skipped: list[Skipped],
-                 kind: SheetKind, layouts: list[str]):
+                 kind: SheetKind, layouts: list[str], edits: EditStore | None = None):
         self.root = root
+        self.edits = edits
         self.sheet = sheet
         self.samples = tuple(samples)
         self.skipped = tuple(skipped)
@@ -158,12 +165,14 @@ class Dataset:
         kind: SheetKind = "me",
         exclusions: Path | str | Iterable[Exclusion] | None = None,
         sheet: Path | str | None = None,
+        edits: EditStore | Literal["auto"] | None = "auto",
     ) -> "Dataset":
         """Open a dataset root.
 
         ``exclusions``: a CSV path or Exclusion values; by default
         ``<root>/mer_exclusions.csv`` is used when it exists. ``sheet`` overrides
-        the annotation file found by name.
+        the annotation file found by name. ``edits``: the user's corrections
+        (``"auto"``: the root's sidecar file; None: the sheet as it is).
         """
         root = Path(root).expanduser()
         if not root.exists():
@@ -182,15 +191,17 @@ class Dataset:
             excluded = read_exclusions(Path(exclusions))
         else:
             excluded = list(exclusions)
+        if edits == "auto":
+            edits = EditStore.load(root)
         rows = read_sheet(sheet_path, kind)
         layout = Layout.scan(root)
         samples: list[Sample] = []
         skipped: list[Skipped] = []
         for row in rows:
-            result = _sample_from_row(row, kind, layout, excluded, sheet_path.name)
+            result = _sample_from_row(row, kind, layout, excluded, sheet_path.name, edits)
             (samples if isinstance(result, Sample) else skipped).append(result)
         _check_duplicates(samples, skipped)
-        return cls(root, sheet_path, samples, skipped, kind, layout.kinds)
+        return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits)
 
     def find(self, subject: str, clip: str) -> Sample:
         """The sample of ``subject`` and ``clip`` (``a``, or ``a_1234`` when a clip has several)."""
@@ -230,36 +241,20 @@ class Dataset:
         }
 
 
-def _as_frame_number(value: object, column: str) -> int:
-    if value is None:
-        raise ValueError(f"{column} is empty")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{column} {value!r} is not a frame number") from None
-    if not number.is_integer() or number < 0:
-        raise ValueError(f"{column} {value!r} is not a frame number")
-    return int(number)
-
-
-def _subject_name(value: object) -> str:
-    text = str(value).strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    return f"spNO.{text}" if text.isdigit() else text
-
-
 def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
-                     exclusions: list[Exclusion], sheet_name: str) -> Sample | Skipped:
-    """Build a Sample from a sheet row, or a Skipped with every reason it cannot be used."""
+                     exclusions: list[Exclusion], sheet_name: str,
+                     edits: EditStore | None = None) -> Sample | Skipped:
+    """Build a Sample from a sheet row (with the user's edit applied), or a Skipped with
+    every reason it cannot be used."""
     v = row.values
-    subject = _subject_name(v.get("subject") or "")
-    clip = str(v.get("clip") or "").strip()
-    if clip.endswith(".0") and clip[:-2].isdigit():
-        clip = clip[:-2]
+    subject, clip, key = row_identity(row, kind)
+    edit = edits.get(key) if edits is not None else None
+    if edit is not None:
+        v = apply_edit(v, edit)
 
     def skip(reasons: list[str], onset: int | None = None) -> Skipped:
-        return Skipped(subject, clip, "; ".join(reasons), onset, row.excel_row, sheet_name)
+        return Skipped(subject, clip, "; ".join(reasons), onset, row.excel_row, sheet_name,
+                       key, edit is not None)
 
     problems: list[str] = []
     if not subject or not clip:
@@ -267,7 +262,7 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
     numbers: dict[str, int] = {}
     for column in ("onset", "apex", "offset") if kind != "c" else ("onset", "offset"):
         try:
-            numbers[column] = _as_frame_number(v.get(column), column)
+            numbers[column] = frame_number(v.get(column), column)
         except ValueError as exc:
             if column == "offset" and v.get(column) is None:
                 numbers[column] = 0  # an empty offset is an unknown offset
@@ -300,10 +295,13 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
         reasons.append("apex before onset")
     if offset > 0 and apex > offset:
         reasons.append("apex after offset")
-    for exclusion in exclusions:
-        if exclusion.matches(subject, clip, onset):
-            reasons.append(f"excluded: {exclusion.reason}")
-            break
+    if edit is not None and edit.exclude:
+        reasons.append(f"excluded: {edit.exclude_reason or 'by the user'}")
+    elif edit is None or edit.exclude is None:
+        for exclusion in exclusions:
+            if exclusion.matches(subject, clip, onset):
+                reasons.append(f"excluded: {exclusion.reason}")
+                break
     frames = layout.frames_for(subject, clip, onset)
     if frames is None:
         reasons.append(f"missing frames: no folder for {subject}/{clip}")
@@ -317,6 +315,7 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
         subject=subject, clip=clip, onset=onset, apex=apex, offset=offset,
         emotion=emotion, objective_class=objective, au=au, frames=frames,
         source=kind, apex_estimated=estimated, excel_row=row.excel_row,
+        key=key, edited=edit is not None, notes=edit.notes if edit is not None else None,
     )
 
 
@@ -328,7 +327,8 @@ def _check_duplicates(samples: list[Sample], skipped: list[Skipped]) -> None:
         key = sample.id.lower()
         if key in seen:
             skipped.append(Skipped(sample.subject, sample.clip, "duplicate of an earlier row",
-                                   sample.onset, sample.excel_row))
+                                   sample.onset, sample.excel_row, key=sample.key,
+                                   edited=sample.edited))
         else:
             seen.add(key)
             kept.append(sample)

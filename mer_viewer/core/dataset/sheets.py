@@ -157,3 +157,24 @@ def _clean(value: object) -> object:
         value = value.strip()
         return value or None
     return value
+
+
+def frame_number(value: object, column: str) -> int:
+    """A sheet cell as a frame number (``12``, ``12.0``, ``'12'``); ValueError otherwise."""
+    if value is None:
+        raise ValueError(f"{column} is empty")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{column} {value!r} is not a frame number") from None
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"{column} {value!r} is not a frame number")
+    return int(number)
+
+
+def subject_name(value: object) -> str:
+    """``1`` or ``'1'`` -> ``'spNO.1'``; names already spelled out are kept."""
+    text = str(value).strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return f"spNO.{text}" if text.isdigit() else text
