@@ -35,7 +35,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
 
 install-test: system-deps $(VENV)/.installed-test
 

@@ -37,3 +37,12 @@ class FaceNotFoundError(MerError):
         self.source = str(source) if source is not None else "<frame>"
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+class CheckpointError(MerError):
+    """A checkpoint file is missing, unreadable, truncated, or not a mer_viewer checkpoint."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -1,0 +1,373 @@
+"""Face detection (dlib), crop box, apex→onset alignment (landmarks + ECC) and warping."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import cv2
+import numpy as np
+
+from mer_viewer.core.errors import FaceNotFoundError, FrameError, MerError
+
+AlignMethod = Literal["ecc", "landmarks", "none"]
+ALIGN_METHODS: tuple[AlignMethod, ...] = ("ecc", "landmarks", "none")
+
+#: dlib 68-point indices that barely move in facial expressions: eye corners and nose bridge.
+STABLE_LANDMARKS = (36, 39, 42, 45, 27, 28, 29, 30)
+
+_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+_models_lock = threading.Lock()
+_models_cache: tuple[object, object] | None = None
+
+
+class Box(NamedTuple):
+    """Half-open pixel box ``[x0, x1) × [y0, y1)`` in full-frame coordinates."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``frame[box.slices]`` crops a (H, W, ...) array."""
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+@dataclass(frozen=True, eq=False)
+class FaceDetection:
+    """Where the face is: crop box, landmarks ((68, 2) float32 px, None for depth) and method."""
+
+    box: Box
+    landmarks: np.ndarray | None
+    method: Literal["dlib", "depth"]
+
+
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """Rigid apex↔onset registration.
+
+    ``matrix`` (2×3 float64) maps an onset full-frame pixel ``(u, v, 1)`` to the
+    apex full-frame pixel showing the same face point; ``warp_rgb``/``warp_depth``
+    sample the apex there, so the warped apex lies on the onset pixel grid.
+    ``method`` is what produced the matrix, ``requested`` what was asked for;
+    they differ after a fallback, whose reason is in ``fallback_reason``.
+    ``shift_px`` is the displacement the matrix applies at the box centre.
+    """
+
+    matrix: np.ndarray
+    method: AlignMethod
+    requested: AlignMethod
+    converged: bool
+    shift_px: float
+    ecc_score: float | None = None
+    fallback_reason: str | None = None
+
+    def as_dict(self) -> dict:
+        """JSON-ready provenance record (the matrix as nested lists)."""
+        return {"method": self.method, "requested": self.requested, "converged": self.converged,
+                "shift_px": self.shift_px, "ecc_score": self.ecc_score,
+                "fallback_reason": self.fallback_reason, "matrix": self.matrix.tolist()}
+
+
+def predictor_path() -> Path:
+    """Path of dlib's 68-landmark model shipped by ``face_recognition_models`` (not imported)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise MerError("face_recognition_models is not installed (it ships the dlib landmark model)")
+    path = Path(spec.submodule_search_locations[0]) / "models" / _PREDICTOR_FILE
+    if not path.is_file():
+        raise MerError(f"{path}: dlib landmark model missing")
+    return path
+
+
+def _models() -> tuple[object, object]:
+    """The HOG face detector and the shape predictor, loaded once per process."""
+    global _models_cache
+    with _models_lock:
+        if _models_cache is None:
+            import dlib  # heavy; only the face step needs it
+
+            _models_cache = (dlib.get_frontal_face_detector(),
+                             dlib.shape_predictor(str(predictor_path())))
+        return _models_cache
+
+
+def _check_rgb(rgb: np.ndarray, source: object) -> np.ndarray:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise FrameError(str(source or "<frame>"),
+                         f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+    return np.ascontiguousarray(rgb)
+
+
+def detect_landmarks(rgb: np.ndarray, source: Path | str | None = None,
+                     detect_scale: float = 0.5) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (68, 2) float32 full-frame (x, y) px of the largest face.
+
+    The HOG detector runs on a copy downscaled by ``detect_scale`` (CAS(ME)³
+    faces are ~300 px wide, far above its 80 px minimum), retried at full size if
+    that finds nothing; the shape predictor always runs at full resolution.
+    Raises ``FaceNotFoundError`` naming ``source`` when no face is found.
+    """
+    import dlib
+
+    rgb = _check_rgb(rgb, source)
+    detector, predictor = _models()
+    rects, scale = [], 1.0
+    if detect_scale < 1.0:
+        small = cv2.resize(rgb, None, fx=detect_scale, fy=detect_scale, interpolation=cv2.INTER_AREA)
+        rects, scale = detector(small, 0), detect_scale
+    if len(rects) == 0:
+        rects, scale = detector(rgb, 0), 1.0
+    if len(rects) == 0:
+        raise FaceNotFoundError(source, "no face found by the dlib HOG detector")
+    best = max(rects, key=lambda r: r.width() * r.height())
+    rect = dlib.rectangle(int(round(best.left() / scale)), int(round(best.top() / scale)),
+                          int(round(best.right() / scale)), int(round(best.bottom() / scale)))
+    shape = predictor(rgb, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def crop_box(landmarks: np.ndarray, frame_shape: tuple[int, ...], margin: float = 0.10,
+             forehead: float = 0.25) -> Box:
+    """(68, 2) landmarks -> Box: landmark bounding box grown by ``margin`` × its size per side.
+
+    The 68 landmarks stop at the eyebrows, so the top is raised by a further
+    ``forehead`` × box height: with the defaults the box reaches 0.35 × (brow→chin)
+    above the brows, about 70 % of the forehead (facial thirds), where AU1/2/4
+    wrinkle the skin, stopping short of the hairline. ``forehead=0`` gives the
+    paper's literal box. Clipped to ``frame_shape`` (H, W, ...).
+    """
+    xmin, ymin = landmarks.min(axis=0)
+    xmax, ymax = landmarks.max(axis=0)
+    w, h = xmax - xmin, ymax - ymin
+    height, width = frame_shape[:2]
+    x0 = int(np.clip(np.floor(xmin - margin * w), 0, width))
+    x1 = int(np.clip(np.ceil(xmax + margin * w) + 1, 0, width))
+    y0 = int(np.clip(np.floor(ymin - (margin + forehead) * h), 0, height))
+    y1 = int(np.clip(np.ceil(ymax + margin * h) + 1, 0, height))
+    return Box(x0, y0, x1, y1)
+
+
+def face_box_from_depth(depth_mm: np.ndarray, source: Path | str | None = None,
+                        relief_mm: float = 150.0, focal_px: float = 1324.65,
+                        head_size_m: tuple[float, float] = (0.18, 0.25)) -> Box:
+    """(H, W) depth in mm (0 = invalid) -> Box of the nearest head-sized blob.
+
+    Pixels within ``relief_mm`` of the nearest valid depth (0.5th percentile, so
+    isolated spikes are ignored) form blobs; the largest one is the head. Its box
+    is limited to a head of ``head_size_m`` (width, height) metres at the blob's
+    median depth, measured from the blob's top, so a neck or shoulders inside the
+    depth band do not stretch it. For use only when dlib finds no face.
+    """
+    depth = np.asarray(depth_mm, dtype=np.float32)
+    valid = depth > 0
+    if valid.sum() < 100:
+        raise FaceNotFoundError(source, "no valid depth to find a face in")
+    nearest = float(np.percentile(depth[valid], 0.5))
+    near = (valid & (depth <= nearest + relief_mm)).astype(np.uint8)
+    near = cv2.morphologyEx(near, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    if count < 2:
+        raise FaceNotFoundError(source, "no near surface in the depth map")
+    label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    blob = labels == label
+    z_m = float(np.median(depth[blob])) / 1000.0
+    head_w, head_h = (focal_px * s / z_m for s in head_size_m)
+    rows = np.flatnonzero(blob.any(axis=1))
+    top = int(rows[0])
+    y1 = int(min(rows[-1] + 1, top + np.ceil(head_h)))
+    cols = np.flatnonzero(blob[top:y1])  # flat indices within the head rows
+    xs = cols % depth.shape[1]
+    centre = float(np.median(xs))
+    x0 = int(max(xs.min(), np.floor(centre - head_w / 2)))
+    x1 = int(min(xs.max() + 1, np.ceil(centre + head_w / 2)))
+    return Box(x0, top, x1, y1)
+
+
+def find_face(rgb: np.ndarray, depth_mm: np.ndarray | None = None,
+              source: Path | str | None = None, margin: float = 0.10, forehead: float = 0.25,
+              depth_fallback: bool = False) -> FaceDetection:
+    """Landmarks and crop box by dlib; with ``depth_fallback`` a depth blob box if dlib fails."""
+    try:
+        landmarks = detect_landmarks(rgb, source)
+    except FaceNotFoundError:
+        if not depth_fallback or depth_mm is None:
+            raise
+        return FaceDetection(face_box_from_depth(depth_mm, source), None, "depth")
+    return FaceDetection(crop_box(landmarks, rgb.shape, margin, forehead), landmarks, "dlib")
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _centre_shift(matrix: np.ndarray, box: Box) -> float:
+    centre = np.array([(box.x0 + box.x1 - 1) / 2, (box.y0 + box.y1 - 1) / 2, 1.0])
+    return float(np.hypot(*(matrix @ centre - centre[:2])))
+
+
+def landmark_similarity(onset_landmarks: np.ndarray, apex_landmarks: np.ndarray) -> np.ndarray:
+    """2×3 similarity (onset px -> apex px) fitted to the stable landmarks (RANSAC, 2 px)."""
+    src = onset_landmarks[list(STABLE_LANDMARKS)].astype(np.float64)
+    dst = apex_landmarks[list(STABLE_LANDMARKS)].astype(np.float64)
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    if matrix is None:
+        raise MerError("landmark similarity could not be estimated")
+    return matrix
+
+
+def _to_euclidean(similarity: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """Drop the scale of a similarity, keeping where it maps ``anchor`` (x, y)."""
+    angle = np.arctan2(similarity[1, 0], similarity[0, 0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    t = similarity[:, :2] @ anchor + similarity[:, 2] - rot @ anchor
+    return np.hstack([rot, t[:, None]])
+
+
+def ecc_refine(onset_rgb: np.ndarray, apex_rgb: np.ndarray, init: np.ndarray, box: Box,
+               pad_px: int = 8, blur_size: int = 5, iterations: int = 100,
+               eps: float = 1e-6) -> tuple[np.ndarray, float]:
+    """Refine a 2×3 Euclidean onset->apex matrix with ECC on the grey face box (+``pad_px``).
+
+    ECC's correlation is zero-mean and normalised, so a global gain/offset of
+    brightness does not bias it; ``blur_size`` is its Gaussian pre-blur. Returns
+    (full-frame matrix, correlation). Raises ``cv2.error`` when ECC diverges.
+    """
+    height, width = onset_rgb.shape[:2]
+    x0, y0 = max(box.x0 - pad_px, 0), max(box.y0 - pad_px, 0)
+    x1, y1 = min(box.x1 + pad_px, width), min(box.y1 + pad_px, height)
+    origin = np.array([x0, y0], dtype=np.float64)
+    template = _grey(onset_rgb[y0:y1, x0:x1])
+    moving = _grey(apex_rgb[y0:y1, x0:x1])
+    rot = init[:, :2]
+    crop_init = np.hstack([rot, (init[:, 2] + rot @ origin - origin)[:, None]]).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    score, warp = cv2.findTransformECC(template, moving, crop_init, cv2.MOTION_EUCLIDEAN,
+                                       criteria, None, blur_size)
+    warp = warp.astype(np.float64)
+    full = np.hstack([warp[:, :2], (warp[:, 2] - warp[:, :2] @ origin + origin)[:, None]])
+    return full, float(score)
+
+
+def align(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_landmarks: np.ndarray | None,
+          apex_landmarks: np.ndarray | None, box: Box, method: AlignMethod = "ecc",
+          max_ecc_correction_px: float = 5.0, min_ecc_score: float = 0.3) -> Alignment:
+    """Register apex to onset: ``ecc`` (landmark init + ECC), ``landmarks`` or ``none``.
+
+    Without landmarks (depth-found face) ECC starts from the identity and
+    ``landmarks`` falls back to ``none``. ECC that diverges, ends with a
+    correlation below ``min_ecc_score`` or moves the box centre more than
+    ``max_ecc_correction_px`` from its start falls back to the landmark (or
+    identity) matrix; the reason is recorded.
+    """
+    if method not in ALIGN_METHODS:
+        raise ValueError(f"unknown alignment {method!r}; expected one of {ALIGN_METHODS}")
+    identity = np.eye(2, 3)
+    have_landmarks = onset_landmarks is not None and apex_landmarks is not None
+
+    def result(matrix, used, converged, score=None, reason=None) -> Alignment:
+        matrix = np.array(matrix, dtype=np.float64)
+        matrix.setflags(write=False)
+        return Alignment(matrix, used, method, converged, _centre_shift(matrix, box), score, reason)
+
+    if method == "none":
+        return result(identity, "none", True)
+    if have_landmarks:
+        similarity, start_method = landmark_similarity(onset_landmarks, apex_landmarks), "landmarks"
+    else:
+        similarity, start_method = identity, "none"
+    if method == "landmarks":
+        reason = None if have_landmarks else "no landmarks (face found from depth)"
+        return result(similarity, start_method, have_landmarks, reason=reason)
+    anchor = onset_landmarks[list(STABLE_LANDMARKS)].mean(axis=0) if have_landmarks else \
+        np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+    init = _to_euclidean(similarity, np.asarray(anchor, dtype=np.float64))
+    try:
+        refined, score = ecc_refine(onset_rgb, apex_rgb, init, box)
+    except cv2.error as exc:
+        reason = f"ECC did not converge: {getattr(exc, 'err', None) or exc}"
+        return result(similarity, start_method, False, reason=reason)
+    change = np.vstack([refined, [0, 0, 1]]) @ np.linalg.inv(np.vstack([init, [0, 0, 1]]))
+    correction = _centre_shift(change[:2], box)
+    if not np.isfinite(refined).all() or correction > max_ecc_correction_px:
+        reason = f"ECC moved {correction:.1f} px from its start (> {max_ecc_correction_px} px)"
+        return result(similarity, start_method, False, score, reason)
+    if score < min_ecc_score:
+        reason = f"ECC correlation {score:.2f} below {min_ecc_score}"
+        return result(similarity, start_method, False, score, reason)
+    return result(refined, "ecc", True, score)
+
+
+def _sample_grid(matrix: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Apex (x, y) coordinates, each (h, w) float64, of the onset pixels of ``box``."""
+    u, v = np.meshgrid(np.arange(box.x0, box.x1, dtype=np.float64),
+                       np.arange(box.y0, box.y1, dtype=np.float64))
+    return (matrix[0, 0] * u + matrix[0, 1] * v + matrix[0, 2],
+            matrix[1, 0] * u + matrix[1, 1] * v + matrix[1, 2])
+
+
+def _neighbours(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]):
+    """Top-left integer corner, clamped far corner and fractional weights of bilinear samples."""
+    height, width = shape
+    xf, yf = np.floor(xs), np.floor(ys)
+    fx, fy = xs - xf, ys - yf
+    xi = np.clip(xf, 0, width - 1).astype(np.intp)
+    yi = np.clip(yf, 0, height - 1).astype(np.intp)
+    xj, yj = np.minimum(xi + 1, width - 1), np.minimum(yi + 1, height - 1)
+    corners = ((yi, xi), (yi, xj), (yj, xi), (yj, xj))
+    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
+    return corners, weights
+
+
+def warp_rgb(apex_rgb: np.ndarray, alignment: Alignment, box: Box) -> np.ndarray:
+    """(H, W, 3) uint8 apex -> (h, w, 3) uint8 apex resampled bilinearly on the onset box grid.
+
+    Samples outside the frame take the nearest edge pixel.
+    """
+    height, width = apex_rgb.shape[:2]
+    xs, ys = _sample_grid(alignment.matrix, box)
+    xs, ys = np.clip(xs, 0, width - 1), np.clip(ys, 0, height - 1)
+    corners, weights = _neighbours(xs, ys, (height, width))
+    src = apex_rgb.astype(np.float32)
+    out = sum(src[corner] * weight[..., None] for corner, weight in zip(corners, weights))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def warp_depth(apex_depth_mm: np.ndarray, alignment: Alignment, box: Box,
+               weight_eps: float = 1e-6) -> np.ndarray:
+    """(H, W) depth mm (0 = invalid) -> (h, w) float32 mm on the onset box grid, 0 = invalid.
+
+    Bilinear only where every neighbour with a weight above ``weight_eps`` is
+    valid (> 0) and inside the frame; otherwise 0. Valid and invalid depth are
+    never blended; an exact-integer sample (identity warp) reproduces the input.
+    """
+    height, width = apex_depth_mm.shape
+    depth = apex_depth_mm.astype(np.float64)
+    xs, ys = _sample_grid(alignment.matrix, box)
+    inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+    corners, weights = _neighbours(xs, ys, (height, width))
+    total = np.zeros(xs.shape)
+    weight_sum = np.zeros(xs.shape)
+    ok = inside.copy()
+    for corner, weight in zip(corners, weights):
+        used = weight > weight_eps
+        value = depth[corner]
+        ok &= ~used | (value > 0)
+        total += np.where(used, weight * value, 0.0)
+        weight_sum += np.where(used, weight, 0.0)
+    out = np.zeros(xs.shape, dtype=np.float32)
+    out[ok] = (total[ok] / weight_sum[ok]).astype(np.float32)
+    return out
