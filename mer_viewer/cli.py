@@ -114,9 +114,164 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- shared options of the clip commands ---------------------------------------------------
+
+def _add_clip_args(p: argparse.ArgumentParser, sample: bool = True) -> None:
+    p.add_argument("root", type=Path, help="dataset root")
+    if sample:
+        p.add_argument("subject", help="subject, e.g. spNO.1")
+        p.add_argument("clip", help="clip letter, or <clip>_<onset> when a clip has several samples")
+    p.add_argument("--align", choices=("ecc", "landmarks", "none"), default="ecc",
+                   help="apex→onset alignment (default ecc)")
+    p.add_argument("--denoise-sigma", type=float, default=3.0, metavar="PX",
+                   help="face-only depth smoothing σ in pixels; 0 = the paper literally (default 3)")
+    p.add_argument("--offset", choices=("none", "median", "kabsch"), default="median",
+                   help="global face motion removed from ΔP (default median)")
+    p.add_argument("--face-from-depth", action="store_true",
+                   help="when dlib finds no face, use the nearest depth blob instead of failing")
+
+
+def _cloud_params(args: argparse.Namespace):
+    from .core.motion import MotionParams
+    from .core.pipeline import CloudParams
+
+    if args.denoise_sigma < 0:
+        raise UsageError("--denoise-sigma must be ≥ 0")
+    return CloudParams(align=args.align, denoise_sigma_px=args.denoise_sigma,
+                       depth_fallback=args.face_from_depth, motion=MotionParams(offset=args.offset))
+
+
+def _find_sample(args: argparse.Namespace):
+    from .core.dataset import Dataset
+
+    return Dataset.open(args.root).find(args.subject, args.clip)
+
+
+# --- mer cloud --------------------------------------------------------------------------
+
+def _add_cloud(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cloud", help="motion point cloud of one clip to .npz or .ply",
+                       description="Compute the (r, θ, φ) motion point cloud of a clip and write "
+                                   "its N sampled points (npz: points, colors, motion, pixels, "
+                                   "input; ply: points coloured by r̂θ̂φ̂).")
+    _add_clip_args(p)
+    p.add_argument("--out", required=True, type=Path, help="FILE.npz or FILE.ply")
+    p.add_argument("--points", type=int, default=2048, help="N (default 2048)")
+    p.add_argument("--sampling", choices=("sort", "random", "fps"), default="sort")
+    p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2",
+                   help="sort key (default color_l2 = ‖(r̂, θ̂, φ̂)‖)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="recompute, ignore the cache")
+    p.add_argument("--json", action="store_true", help="print the provenance as JSON")
+    p.set_defaults(handler=_cmd_cloud)
+
+
+def _cmd_cloud(args: argparse.Namespace) -> int:
+    from .core.cache import cached_cloud
+    from .core.export import export_cloud
+    from .core.pipeline import SamplingParams
+
+    if args.points < 1:
+        raise UsageError("--points must be at least 1")
+    if args.out.suffix.lower() not in (".npz", ".ply"):
+        raise UsageError(f"{args.out}: --out must end in .npz or .ply")
+    sample = _find_sample(args)
+    sampling = SamplingParams(args.points, args.sampling, args.rank, args.seed)
+    cloud = cached_cloud(sample, _cloud_params(args), sampling, use_cache=not args.no_cache)
+    export_cloud(cloud, args.out)
+    summary = {"sample": sample.id, "out": str(args.out), "points": args.points,
+               "kept_face_points": len(cloud), "padded": cloud.padded, **cloud.provenance}
+    if args.json:
+        _print_json(summary)
+    else:
+        note = f", {cloud.padded} repeated (face has fewer points)" if cloud.padded else ""
+        print(f"{sample.id}: {args.points} of {len(cloud)} face points ({args.sampling}{note}) "
+              f"-> {args.out}")
+    return 0
+
+
+# --- mer flow ---------------------------------------------------------------------------
+
+def _add_flow(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flow", help="optical flow between the aligned onset and apex",
+                       description="Optical flow on the same crop and alignment as the point "
+                                   "cloud. FILE.png: colour-coded flow with a colour-wheel legend; "
+                                   "FILE.npz: flow, magnitude, strain and the crop box.")
+    _add_clip_args(p)
+    p.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.npz")
+    p.add_argument("--method", choices=("tvl1", "dis", "farneback"), default="tvl1")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(handler=_cmd_flow)
+
+
+def _cmd_flow(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .core.export import write_npz, write_png
+    from .core.flow import color_wheel, flow_to_rgb, magnitude, optical_flow, optical_strain
+    from .core.pipeline import align_pair
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise UsageError(f"{args.out}: --out must end in .png or .npz")
+    pair = align_pair(_find_sample(args), _cloud_params(args))
+    flow = optical_flow(pair.onset_rgb, pair.apex_rgb, args.method)
+    length = magnitude(flow)
+    if suffix == ".npz":
+        write_npz(args.out, {"flow": flow, "magnitude": length, "strain": optical_strain(flow),
+                             "box": np.asarray(pair.box, dtype=np.int64)})
+    else:
+        image = flow_to_rgb(flow)
+        size = max(24, min(image.shape[:2]) // 4)
+        image[:size, -size:] = np.maximum(image[:size, -size:], color_wheel(size))
+        write_png(args.out, image)
+    summary = {"sample": pair.sample_id, "method": args.method, "out": str(args.out),
+               "box": list(pair.box), "max_px": float(length.max()),
+               "median_px": float(np.median(length))}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{pair.sample_id}: {args.method} flow, max {summary['max_px']:.2f} px -> {args.out}")
+    return 0
+
+
+# --- mer preprocess ---------------------------------------------------------------------
+
+def _add_preprocess(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("preprocess", help="compute and cache the motion clouds of every sample",
+                       description="Fill the cache with every sample's motion cloud, in parallel. "
+                                   "A failing clip is reported and never stops the run.")
+    _add_clip_args(p, sample=False)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print the outcome of every sample")
+    p.set_defaults(handler=_cmd_preprocess)
+
+
+def _cmd_preprocess(args: argparse.Namespace) -> int:
+    from .core.cache import preprocess
+    from .core.dataset import Dataset
+
+    dataset = Dataset.open(args.root)
+    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers),
+                     "preprocessing clips") or []
+    failed = [o for o in outcomes if not o.ok]
+    cached = sum(o.cached for o in outcomes if o.ok)
+    if args.json:
+        _print_json({"root": str(dataset.root), "done": len(outcomes) - len(failed),
+                     "from_cache": cached,
+                     "failed": [{"sample": o.sample_id, "error": o.error} for o in failed]})
+    else:
+        print(f"{len(outcomes) - len(failed)} of {len(outcomes)} clips ready "
+              f"({cached} already cached), {len(failed)} failed")
+        for o in failed:
+            print(f"  {o.sample_id}: {o.error}")
+    return 0 if not failed else 1
+
+
 # --- entry point ------------------------------------------------------------------------
 
-COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (_add_demo, _add_info)
+COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
+    _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess)
 
 
 def build_parser() -> argparse.ArgumentParser:
