@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .dataset import Sample
-from .errors import MerError
+from .errors import FrameError, MerError
 from .face import Box
 from .paths import cache_dir
 from .pipeline import CloudParams, MotionCloud, SamplingParams, motion_cloud
@@ -26,11 +26,14 @@ _ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "
 def source_signature(sample: Sample) -> list:
     """Path, size and modification time of the four frame files a cloud is made from."""
     frames = sample.frames
-    paths = [frames.color_path(sample.onset), frames.color_path(sample.apex),
-             frames.depth_path(sample.onset), frames.depth_path(sample.apex)]
+    paths = [("colour", frames.color_path(sample.onset)), ("colour", frames.color_path(sample.apex)),
+             ("depth", frames.depth_path(sample.onset)), ("depth", frames.depth_path(sample.apex))]
     out = []
-    for path in paths:
-        stat = path.stat()
+    for kind, path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            raise FrameError(path, f"{kind} frame file does not exist") from None
         out.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
     return out
 

@@ -46,3 +46,7 @@ class CheckpointError(MerError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class PipelineError(MerError):
+    """A clip's frames are readable but no motion cloud can be made from them."""

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from .dataset import Sample
-from .errors import FaceNotFoundError
+from .errors import FaceNotFoundError, FrameError, PipelineError
 from .denoise import denoise_depth, face_depth_range
 from .face import AlignMethod, Alignment, Box, align, detect_landmarks, find_face, warp_depth, warp_rgb
 from .geometry import Intrinsics, backproject
@@ -43,6 +43,15 @@ class CloudParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CloudParams":
+        """Inverse of :meth:`as_dict` (as stored in checkpoints and run directories)."""
+        data = dict(data)
+        data["motion"] = MotionParams(**data.get("motion", {}))
+        if data.get("intrinsics") is not None:
+            data["intrinsics"] = Intrinsics(**data["intrinsics"])
+        return cls(**data)
 
     def key(self) -> str:
         """Stable hash of the parameters and the pipeline version (cache key part)."""
@@ -182,6 +191,10 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
     t = _timed(timings, "detect", t)
 
     box = face.box
+    for number, depth in ((sample.onset, onset_depth), (sample.apex, apex_depth)):
+        if not (depth[box.slices] > 0).any():
+            raise FrameError(frames.depth_path(number), "no valid depth in the face region "
+                             "(all zero)")
     alignment = align(onset_rgb, apex_rgb, face.landmarks, apex_landmarks, box, params.align)
     apex_rgb_crop = warp_rgb(apex_rgb, alignment, box)
     apex_depth_crop = warp_depth(apex_depth, alignment, box)
@@ -215,7 +228,10 @@ def cloud_from_pair(pair: AlignedPair, params: CloudParams = CloudParams(),
     apex_points = backproject(pair.apex_depth_mm, intrinsics, origin).reshape(-1, 3)
     t = _timed(timings, "backproject", t)
 
-    result = compute_motion(onset_points, apex_points, params.motion)
+    try:
+        result = compute_motion(onset_points, apex_points, params.motion)
+    except ValueError as exc:
+        raise PipelineError(f"{pair.sample_id}: {exc}") from None
     h, w = pair.onset_depth_mm.shape
     rows, cols = np.divmod(result.indices, w)
     pixels = np.stack([cols + pair.box.x0, rows + pair.box.y0], axis=1).astype(np.int32)

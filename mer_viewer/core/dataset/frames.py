@@ -47,9 +47,11 @@ def read_color(path: Path) -> np.ndarray:
     """Read a colour frame: ``path -> (H, W, 3) uint8`` RGB."""
     import cv2
 
+    if not Path(path).is_file():
+        raise FrameError(path, "colour frame file does not exist")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise FrameError(path, "missing or unreadable colour frame")
+        raise FrameError(path, "unreadable colour frame")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -61,9 +63,11 @@ def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.
     """
     import cv2
 
+    if not Path(path).is_file():
+        raise FrameError(path, "depth frame file does not exist")
     depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if depth is None:
-        raise FrameError(path, "missing or unreadable depth frame")
+        raise FrameError(path, "unreadable depth frame")
     if depth.ndim != 2:
         raise FrameError(path, f"depth must be single-channel, found {depth.shape[2]} channels")
     if depth.dtype != np.uint16:
