@@ -14,11 +14,9 @@ side and mirrored with :data:`~.demo_head.MIRROR_68`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from .demo_head import MIRROR_68, _blob
+from .demo_head import MIRROR_68, smooth_bump
 from .labels import au_numbers, parse_au
 
 #: AU strings drawn for each emotion (an AU may appear with a side prefix).
@@ -112,7 +110,7 @@ def au_displacement_mm(au: str, landmarks_mm: np.ndarray, x_mm: np.ndarray, y_mm
                 if bilateral and side and side != ("L" if mirrored else "R"):
                     continue
                 centre = _anchor(landmarks_mm, weights, offset, mirrored)
-                bump = _blob(x_mm, y_mm, centre, sx, sy).astype(np.float32)
+                bump = smooth_bump(x_mm, y_mm, centre, sx, sy).astype(np.float32)
                 vx, vy, vz = vector
                 direction = np.array([-vx if mirrored else vx, vy, vz], np.float32)
                 field += (gain * s_gain) * bump[..., None] * direction
@@ -128,5 +126,5 @@ def _jaw_drop(landmarks_mm: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray) -> n
     below = np.clip((y_mm - chin[1]) / 10.0, 0, 3)
     weight = weight * np.exp(-0.5 * below**2) * (1 - below / 3) ** 2
     jaw_half_width = 0.5 * (landmarks_mm[12, 0] - landmarks_mm[4, 0])
-    weight = weight * _blob(x_mm, y_mm, (chin[0], chin[1]), jaw_half_width, 1e9)
+    weight = weight * smooth_bump(x_mm, y_mm, (chin[0], chin[1]), jaw_half_width, 1e9)
     return weight[..., None].astype(np.float32) * np.array(JAW_DROP_VECTOR_MM, np.float32)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 #: dlib 68 landmarks of ``skimage.data.astronaut()`` (x, y in texture pixels).
 ASTRONAUT_LANDMARKS_68 = np.array([
@@ -68,6 +67,7 @@ class SubjectLook:
     nose_scale: float
     distance_mm: float  # depth of the cheek plane
     centre_px: tuple[float, float]  # face centre in the frame (u, v)
+    expressiveness: float  # scale of this subject's AU displacements
     background_seed: int
 
 
@@ -122,8 +122,8 @@ def head_geometry(look: SubjectLook) -> HeadGeometry:
     right = np.full(TEXTURE_SIZE, -np.inf)
 
     # Hair and cranium: a super-ellipse above the ears, cut where the hair ends.
-    cx, cy = 0.5 * (lm[0, 0] + lm[16, 0]), lm[27, 1] - 0.26 * jaw
-    a, b, n = 0.80 * jaw, 0.71 * jaw, 2.6
+    cx, cy = 0.5 * (lm[0, 0] + lm[16, 0]), lm[27, 1] - 0.22 * jaw
+    a, b, n = 0.70 * jaw, 0.64 * jaw, 2.6
     dy = np.abs(rows - cy) / b
     half = a * np.clip(1 - dy**n, 0, None) ** (1 / n)
     cranium = (dy < 1) & (rows <= lm[27, 1] + 0.26 * jaw)
@@ -143,12 +143,11 @@ def head_geometry(look: SubjectLook) -> HeadGeometry:
     right = np.where(in_jaw, np.maximum(right, jr), right)
 
     has_head = np.isfinite(left) & np.isfinite(right) & (right > left)
-    centre = np.where(has_head, 0.5 * (left + right), np.nan)
-    half_width = np.where(has_head, 0.5 * (right - left), -3.0)
     valid = np.flatnonzero(has_head)
-    centre = np.interp(rows, valid, centre[valid])
-    centre = gaussian_filter1d(centre, 2.0)
-    half_width = gaussian_filter1d(half_width, 2.0)
+    centre = np.interp(rows, valid, 0.5 * (left[valid] + right[valid]))
+    half_width = np.where(has_head, 0.5 * (right - left), -3.0)
+    centre = _smooth_rows(centre, 2.0)
+    half_width = _smooth_rows(half_width, 2.0)
 
     return HeadGeometry(
         landmarks_mm=np.column_stack([(lm[:, 0] - centre_tex[0]) * mm_x,
@@ -159,13 +158,21 @@ def head_geometry(look: SubjectLook) -> HeadGeometry:
         neck_centre_mm=(lm[8, 0] - centre_tex[0]) * mm_x,
         neck_half_width_mm=0.44 * jaw * mm_x,
         neck_top_mm=(lm[2, 1] - centre_tex[1]) * mm_y,
-        neck_bottom_mm=(lm[8, 1] + 0.6 * jaw - centre_tex[1]) * mm_y,
+        neck_bottom_mm=(lm[8, 1] + 0.22 * jaw - centre_tex[1]) * mm_y,
         mm_per_texture_px=(mm_x, mm_y),
         face_centre_texture=(float(centre_tex[0]), float(centre_tex[1])),
     )
 
 
-def _blob(x, y, centre, sigma_x, sigma_y):
+def _smooth_rows(values: np.ndarray, sigma: float) -> np.ndarray:
+    """1D Gaussian smoothing with edge replication (a per-row profile)."""
+    radius = int(3 * sigma + 0.5)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(values, radius, mode="edge")
+    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
+
+
+def smooth_bump(x, y, centre, sigma_x, sigma_y):
     """Smooth bump of height 1 at ``centre``, compactly supported within 3 σ."""
     r2 = ((x - centre[0]) / sigma_x) ** 2 + ((y - centre[1]) / sigma_y) ** 2
     return np.exp(-0.5 * r2) * np.clip(1 - r2 / 9.0, 0, None) ** 2
@@ -209,24 +216,24 @@ def head_relief_mm(geo: HeadGeometry, look: SubjectLook, x: np.ndarray, y: np.nd
 
     k, kn = look.relief_scale, look.nose_scale
     features = kn * _ridge(x, y, lm[27], lm[30], 7.0, 21.0, 4.5, 7.5)
-    features += kn * 9.0 * _blob(x, y, lm[30] + (0, 1.5), 7.0, 6.0)  # nose tip
-    features += kn * 7.0 * (_blob(x, y, lm[31], 5.0, 4.5) + _blob(x, y, lm[35], 5.0, 4.5))
+    features += kn * 9.0 * smooth_bump(x, y, lm[30] + (0, 1.5), 7.0, 6.0)  # nose tip
+    features += kn * 7.0 * (smooth_bump(x, y, lm[31], 5.0, 4.5) + smooth_bump(x, y, lm[35], 5.0, 4.5))
     for eye, brow, cheek_ref in ((range(36, 42), (17, 21), 2), (range(42, 48), (22, 26), 14)):
         eye_centre = lm[list(eye)].mean(axis=0)
-        features -= 9.0 * k * _blob(x, y, eye_centre, 14.0, 9.0)  # orbit
-        features += 4.0 * k * _blob(x, y, eye_centre, 6.0, 4.5)  # eyeball
+        features -= 9.0 * k * smooth_bump(x, y, eye_centre, 14.0, 9.0)  # orbit
+        features += 4.0 * k * smooth_bump(x, y, eye_centre, 6.0, 4.5)  # eyeball
         features += 4.5 * k * _ridge(x, y, lm[brow[0]], lm[brow[1]], 1.0, 1.0, 5.5, 5.5)
         cheekbone = 0.45 * lm[cheek_ref] + 0.55 * eye_centre + (0, 12.0)
-        features += 6.0 * k * _blob(x, y, cheekbone, 13.0, 11.0)
-    features += 3.0 * k * _blob(x, y, 0.5 * (lm[21] + lm[22]), 9.0, 8.0)  # glabella
-    features += 3.0 * k * _blob(x, y, 0.5 * (lm[21] + lm[22]) - (0, 28.0), 30.0, 20.0)  # forehead
-    features += 7.0 * k * _blob(x, y, lm[51] - (0, 3.0), 22.0, 13.0)  # maxilla
+        features += 6.0 * k * smooth_bump(x, y, cheekbone, 13.0, 11.0)
+    features += 3.0 * k * smooth_bump(x, y, 0.5 * (lm[21] + lm[22]), 9.0, 8.0)  # glabella
+    features += 3.0 * k * smooth_bump(x, y, 0.5 * (lm[21] + lm[22]) - (0, 28.0), 30.0, 20.0)  # forehead
+    features += 7.0 * k * smooth_bump(x, y, lm[51] - (0, 3.0), 22.0, 13.0)  # maxilla
     features += 3.0 * k * _ridge(x, y, lm[49], lm[53], 1.0, 1.0, 3.5, 3.5)  # upper lip
     features += 3.5 * k * _ridge(x, y, lm[59], lm[55], 1.0, 1.0, 4.0, 4.0)  # lower lip
-    features -= 3.0 * k * (_blob(x, y, lm[48], 4.0, 4.0) + _blob(x, y, lm[54], 4.0, 4.0))
+    features -= 3.0 * k * (smooth_bump(x, y, lm[48], 4.0, 4.0) + smooth_bump(x, y, lm[54], 4.0, 4.0))
     chin_line = lm[8] - lm[57]
-    features -= 2.5 * k * _blob(x, y, lm[57] + 0.3 * chin_line, 10.0, 4.0)  # labiomental fold
-    features += 8.0 * k * _blob(x, y, lm[57] + 0.68 * chin_line, 14.0, 9.0)  # chin
+    features -= 2.5 * k * smooth_bump(x, y, lm[57] + 0.3 * chin_line, 10.0, 4.0)  # labiomental fold
+    features += 8.0 * k * smooth_bump(x, y, lm[57] + 0.68 * chin_line, 14.0, 9.0)  # chin
     # Features fade out towards the silhouette so its flanks stay steep and smooth.
     head_h = base + features * np.clip((1 - u) * 4, 0, 1)
 

@@ -1,7 +1,7 @@
 """Render one demo sample: RGB-D frames from onset to offset, and its ground truth.
 
-Camera as CAS(ME)³: 1280×720, fx = fy = 1324.65 px, principal point (640, 360),
-depth registered to the RGB grid, uint16 mm, 0 = invalid.
+Output as CAS(ME)³: 1280×720 JPEG colour, depth registered to the RGB grid as
+uint16 PNG in mm, 0 = invalid (camera in :mod:`.demo_scene`).
 
 Every onset pixel p of the head is a surface point P(p) = backproject(p, Z(p)).
 In frame f it moves to P'(p) = R_f (P(p) + w_f D(p) − c) + c + t_f, where D is the
@@ -9,9 +9,8 @@ AU displacement field (mm, :mod:`.demo_aus`), w_f the expression envelope
 (0 at onset, 1 at apex, ~0 at offset) and (R_f, t_f) a tiny rigid head motion
 about the head centre c. The frame is rendered by inverse mapping: for each
 output pixel q solve q = π(P'(p)) by fixed-point iteration p ← q − d(p),
-d(p) = π(P'(p)) − p, then colour = texture(p) under a changed lighting, depth =
-Z'(p) with sensor noise (σ 0.5 mm, rounded to mm) and holes (mostly on steep
-slopes and silhouettes, some on dark surfaces, a few sparse ones).
+d(p) = π(P'(p)) − p, then colour = texture(p) under a changed lighting (RGB only),
+depth = Z'(p) through the sensor model of :mod:`.demo_sensor`.
 """
 
 from __future__ import annotations
@@ -27,13 +26,14 @@ import numpy as np
 
 from . import demo_head
 from .demo_aus import au_displacement_mm
-from .demo_head import SubjectLook, head_geometry, head_masks, head_relief_mm
+from .demo_head import SubjectLook
+from .demo_scene import (CX, CY, FX, FY, HEIGHT, WIDTH, OnsetScene, background_bgr, box_window,
+                         hand_over_mouth)
+from .demo_sensor import sensor_depth
+from .labels import parse_au
 
-WIDTH, HEIGHT = 1280, 720
-FX = FY = 1324.65
-CX, CY = WIDTH / 2, HEIGHT / 2
-JPEG_QUALITY = 90
-DEPTH_NOISE_MM = 0.5
+JPEG_QUALITY = 85
+PNG_COMPRESSION = 5
 MOVING_THRESHOLD_MM = 0.2
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -41,21 +41,23 @@ _texture_rgb: np.ndarray | None = None  # the astronaut, set once per process
 
 
 def set_texture(texture_rgb: np.ndarray) -> None:
-    """Give this process the (512, 512, 3) uint8 RGB face texture (worker initialiser)."""
+    """Give this process the (512, 512, 3) uint8 RGB face texture."""
     global _texture_rgb
     _texture_rgb = texture_rgb
-    if cv2.getNumThreads() > 1 and _in_worker:
-        cv2.setNumThreads(1)
+    _texture_for.cache_clear()
 
 
-_in_worker = False
+def load_texture() -> np.ndarray:
+    """The face texture: ``skimage.data.astronaut()``, (512, 512, 3) uint8 RGB, offline."""
+    from skimage.data import astronaut  # lazy: only the demo builder needs scikit-image
+
+    return astronaut()
 
 
-def init_worker(texture_rgb: np.ndarray) -> None:
-    """Process-pool initialiser: one OpenCV thread per worker, the texture in memory."""
-    global _in_worker
-    _in_worker = True
-    set_texture(texture_rgb)
+def init_worker() -> None:
+    """Process-pool initialiser: one OpenCV thread per worker process, the texture in memory."""
+    cv2.setNumThreads(1)
+    set_texture(load_texture())
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,8 @@ class SampleSpec:
     clip: str  # clip letter as in the sheet
     clip_folder: str  # clip folder name on disk (case may differ)
     depth_beside_colour: bool  # depth PNGs next to color/ instead of in depth/
-    emotion: str  # 7-class name
-    au: str
+    emotion: str  # as spelled in the sheet ("others", sometimes "Others")
+    au: str  # e.g. "6+12", "L2+L1", "T28+14"
     objective_class: str
     kind: str  # "normal" or the anomaly it carries
     onset: int  # as in the sheet
@@ -103,16 +105,6 @@ def _texture_for(look: SubjectLook) -> np.ndarray:
     return demo_head.subject_texture(_texture_rgb, look)
 
 
-@lru_cache(maxsize=4)
-def background_bgr(look: SubjectLook) -> np.ndarray:
-    """(720, 1280, 3) uint8 BGR: a smooth, static backdrop (compresses well)."""
-    rng = np.random.default_rng(look.background_seed)
-    base = rng.uniform(70, 200, 3)
-    coarse = base + rng.normal(0, 18, (5, 9, 3)) + np.linspace(-25, 25, 5)[:, None, None]
-    backdrop = cv2.resize(coarse.astype(np.float32), (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
-    return np.clip(backdrop, 0, 255).astype(np.uint8)
-
-
 def rotation_matrix(rotvec: np.ndarray) -> np.ndarray:
     """(3,) rotation vector in radians -> (3, 3) rotation matrix."""
     return cv2.Rodrigues(np.asarray(rotvec, np.float64).reshape(3, 1))[0]
@@ -130,65 +122,164 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
-class _Scene:
-    """The onset geometry of one sample inside its region of interest (ROI)."""
+def _warp(scene: OnsetScene, displacement_mm: np.ndarray, weight: float,
+          rotation: np.ndarray, translation_mm: np.ndarray, centre_mm: np.ndarray):
+    """Inverse map of one frame: for each ROI pixel q, the onset pixel p it shows.
 
-    def __init__(self, spec: SampleSpec, rng: np.random.Generator):
-        look = spec.look
-        self.geo = geo = head_geometry(look)
-        self.distance_mm = look.distance_mm + rng.uniform(-10, 10)
-        self.z_centre_mm = self.distance_mm + look.head_depth_mm
-        self.px_per_mm = FX / self.distance_mm
-        self.centre_uv = np.asarray(look.centre_px) + rng.uniform(-12, 12, 2)
-
-        rows = geo.head_half_width_mm > 0
-        x_lo = min((geo.head_centre_mm - geo.head_half_width_mm)[rows].min(),
-                   geo.neck_centre_mm - geo.neck_half_width_mm)
-        x_hi = max((geo.head_centre_mm + geo.head_half_width_mm)[rows].max(),
-                   geo.neck_centre_mm + geo.neck_half_width_mm)
-        y_lo, y_hi = geo.row_y_mm[rows].min(), geo.neck_bottom_mm
-        (u0, v0), (u1, v1) = self.to_px(np.array([[x_lo, y_lo], [x_hi, y_hi]]))
-        self.u0, self.v0 = max(int(u0) - 6, 0), max(int(v0) - 6, 0)
-        self.u1, self.v1 = min(int(u1) + 7, WIDTH), min(int(v1) + 7, HEIGHT)
-
-        u, v = np.meshgrid(np.arange(self.u0, self.u1, dtype=np.float32),
-                           np.arange(self.v0, self.v1, dtype=np.float32))
-        self.grid_u, self.grid_v = u, v
-        self.x_mm, self.y_mm = self.to_mm(u, v)
-        self.head_mask, self.neck_mask = head_masks(geo, self.x_mm, self.y_mm, self.px_per_mm)
-        head_h, neck_h = head_relief_mm(geo, look, self.x_mm, self.y_mm)
-        self.depth_mm = np.where(self.neck_mask > self.head_mask,
-                                 self.z_centre_mm - neck_h, self.z_centre_mm - head_h)
-        self.landmarks_px = self.to_px(geo.landmarks_mm)
-
-    def to_px(self, xy_mm: np.ndarray) -> np.ndarray:
-        return np.asarray(xy_mm) * self.px_per_mm + self.centre_uv
-
-    def to_mm(self, u: np.ndarray, v: np.ndarray):
-        return ((u - self.centre_uv[0]) / self.px_per_mm, (v - self.centre_uv[1]) / self.px_per_mm)
-
-    def roi_map(self, u: np.ndarray, v: np.ndarray):
-        """Full-frame pixel coordinates -> cv2.remap maps into the ROI arrays."""
-        return (u - self.u0).astype(np.float32), (v - self.v0).astype(np.float32)
-
-    def texture_map(self, u: np.ndarray, v: np.ndarray):
-        """Full-frame pixel coordinates -> cv2.remap maps into the subject texture."""
-        x_mm, y_mm = self.to_mm(u, v)
-        (s0, t0), (mx, my) = self.geo.face_centre_texture, self.geo.mm_per_texture_px
-        return (s0 + x_mm / mx).astype(np.float32), (t0 + y_mm / my).astype(np.float32)
-
-    def face_box(self) -> np.ndarray:
-        """(4,) int xyxy full-frame box around the landmarks with a margin (brows to chin)."""
-        (x0, y0), (x1, y1) = self.landmarks_px.min(axis=0), self.landmarks_px.max(axis=0)
-        w, h = x1 - x0, y1 - y0
-        box = np.array([x0 - 0.12 * w, y0 - 0.25 * h, x1 + 0.12 * w, y1 + 0.08 * h])
-        box = np.round(box).astype(np.int32)
-        return np.clip(box, [self.u0, self.v0, self.u0, self.v0], [self.u1, self.v1, self.u1, self.v1])
+    Returns ``(p_u, p_v, depth_mm)``: (H, W) float32 full-frame coordinates of p and
+    the moved surface depth Z'(p) (mm) seen at q.
+    """
+    if not weight and not translation_mm.any() and np.array_equal(rotation, np.eye(3)):
+        return scene.grid_u, scene.grid_v, scene.depth_mm  # the onset itself
+    points = scene.points_mm
+    if weight:
+        points = points + np.float32(weight) * displacement_mm
+    moved = (points - centre_mm) @ rotation.T.astype(np.float32) + (centre_mm + translation_mm)
+    moved = moved.astype(np.float32)
+    shift = np.stack([FX * moved[..., 0] / moved[..., 2] + CX - scene.grid_u,
+                      FY * moved[..., 1] / moved[..., 2] + CY - scene.grid_v], axis=-1)
+    p_u, p_v = scene.grid_u - shift[..., 0], scene.grid_v - shift[..., 1]
+    for _ in range(3):  # p = q - d(p) converges fast: d changes far less than a pixel per pixel
+        at_p = cv2.remap(shift, *scene.roi_map(p_u, p_v), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+        p_u, p_v = scene.grid_u - at_p[..., 0], scene.grid_v - at_p[..., 1]
+    depth = cv2.remap(np.ascontiguousarray(moved[..., 2]), *scene.roi_map(p_u, p_v),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return p_u, p_v, depth
 
 
-def _box_window(scene: _Scene, box: np.ndarray, ramp_px: float = 10.0) -> np.ndarray:
-    """(H, W) weight: 1 well inside ``box``, falling smoothly to 0 at its edges."""
-    inside = np.minimum.reduce([scene.grid_u - box[0], box[2] - 1 - scene.grid_u,
-                                scene.grid_v - box[1], box[3] - 1 - scene.grid_v])
-    t = np.clip(inside / ramp_px, 0, 1)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
+@dataclass(frozen=True)
+class _Lighting:
+    """Change of the light on the head between onset and apex (RGB only)."""
+
+    gain: float
+    offset: float  # grey levels
+    gradient: float  # relative gain change across one face width, left to right
+
+    def apply(self, colour: np.ndarray, scene: OnsetScene, progress: float, face_width_px: float):
+        across = (scene.grid_u - scene.centre_uv[0]) / face_width_px
+        gain = 1 + progress * ((self.gain - 1) + self.gradient * across)
+        return colour * gain[..., None] + progress * self.offset
+
+
+def _expression_field(spec: SampleSpec, scene: OnsetScene, box: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """(H, W, 3) float32 AU displacement (mm) at apex over the ROI, zero outside ``box``."""
+    side_gain = [1.0, 1.0]
+    if rng.random() < 0.25:  # occasional asymmetry of a bilateral AU
+        side_gain[rng.integers(2)] = rng.uniform(0.5, 0.8)
+    gain = spec.look.expressiveness * rng.uniform(0.8, 1.2)
+    field = au_displacement_mm(spec.au, scene.geo.landmarks_mm, scene.x_mm, scene.y_mm,
+                               gain, tuple(side_gain))
+    field *= box_window(scene, box)[..., None]
+    peak = float(np.linalg.norm(field, axis=-1).max())
+    if peak > 0:  # micro-expressions: 0.3–2 mm at the strongest point
+        field *= np.clip(peak, 0.3, 2.0) / peak
+    # 1/256 mm steps: exact in the float16 truth, and the truth compresses well
+    return (np.round(field * 256) / 256).astype(np.float32)
+
+
+def render_sample(spec: SampleSpec, out_root: Path) -> str:
+    """Write the frames and the truth npz of ``spec`` under ``out_root``; return a short label."""
+    rng = np.random.default_rng(np.random.SeedSequence(list(spec.seed_words)))
+    scene = OnsetScene(spec.look, rng)
+    texture = _texture_for(spec.look)
+    background = background_bgr(spec.look)
+    box = scene.face_box()
+    displacement = _expression_field(spec, scene, box, rng)
+
+    axis = rng.normal(size=3)  # head motion onset -> apex: under about a pixel
+    rotvec = axis / np.linalg.norm(axis) * rng.uniform(0.0005, 0.002)
+    translation = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), rng.uniform(-0.8, 0.8)])
+    centre = np.array([(scene.centre_uv[0] - CX) * scene.z_centre_mm / FX,
+                       (scene.centre_uv[1] - CY) * scene.z_centre_mm / FY, scene.z_centre_mm])
+    lighting = _Lighting(gain=1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.03, 0.10),
+                         offset=rng.uniform(-8, 8), gradient=rng.uniform(-0.08, 0.08))
+    face_width_px = float(box[2] - box[0])
+    hand = None
+    if spec.occluded:
+        s0, t0 = scene.geo.face_centre_texture
+        hand = hand_over_mouth(scene, texture[int(t0) + 12, int(s0) - 25] * np.float32(1.04))
+
+    clip_dir = out_root / spec.subject / spec.clip_folder
+    colour_dir = clip_dir / "color"
+    depth_dir = clip_dir if spec.depth_beside_colour else clip_dir / "depth"
+    colour_dir.mkdir(parents=True, exist_ok=True)
+    depth_dir.mkdir(parents=True, exist_ok=True)
+    roi = (slice(scene.v0, scene.v1), slice(scene.u0, scene.u1))
+    frames = list(range(spec.true_onset, spec.true_offset + 1))
+    weights = []
+    for frame in frames:
+        weight = envelope(frame, spec.true_onset, spec.true_apex, spec.true_offset)
+        progress = head_motion_progress(frame, spec.true_onset, spec.true_apex)
+        weights.append(weight)
+        p_u, p_v, depth = _warp(scene, displacement, weight, rotation_matrix(rotvec * progress),
+                                translation * progress, centre)
+        roi_u, roi_v = scene.roi_map(p_u, p_v)
+        alpha = np.clip(cv2.remap(scene.head_mask, roi_u, roi_v, cv2.INTER_LINEAR)
+                        + cv2.remap(scene.neck_mask, roi_u, roi_v, cv2.INTER_LINEAR), 0, 1)
+        colour = cv2.remap(texture, *scene.texture_map(p_u, p_v), cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REFLECT)
+        colour = lighting.apply(colour, scene, progress, face_width_px)
+        depth = np.where(alpha >= 0.5, depth, 0).astype(np.float32)
+        colour_bgr = alpha[..., None] * colour[..., ::-1] + (1 - alpha[..., None]) * background[roi]
+        if hand is not None:
+            hand_alpha, hand_colour, hand_depth = hand
+            colour_bgr = (hand_alpha[..., None] * hand_colour[..., ::-1]
+                          + (1 - hand_alpha[..., None]) * colour_bgr)
+            depth = np.where(hand_alpha >= 0.5, hand_depth, depth)
+        depth_u16 = sensor_depth(depth, rng)
+        if frame in spec.skip_frames:
+            continue
+        full_colour = background.copy()
+        full_colour[roi] = np.clip(np.rint(colour_bgr), 0, 255).astype(np.uint8)
+        full_depth = np.zeros((HEIGHT, WIDTH), np.uint16)
+        full_depth[roi] = depth_u16
+        jpeg = cv2.imencode(".jpg", full_colour, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY,
+                                                  cv2.IMWRITE_JPEG_OPTIMIZE, 1])[1]
+        png = cv2.imencode(".png", full_depth, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])[1]
+        (colour_dir / f"{frame}.jpg").write_bytes(jpeg.tobytes())
+        (depth_dir / f"{frame}.png").write_bytes(png.tobytes())
+
+    _write_truth(spec, scene, box, displacement, rotvec, translation, centre, frames, weights,
+                 lighting, out_root)
+    return f"{spec.subject}/{spec.clip} onset {spec.onset}"
+
+
+def _write_truth(spec: SampleSpec, scene: OnsetScene, box, displacement, rotvec, translation,
+                 centre, frames, weights, lighting: _Lighting, out_root: Path) -> None:
+    """``demo_truth/<subject>_<clip>_<onset>.npz``: what was rendered, in the box of the onset."""
+    crop = (slice(box[1] - scene.v0, box[3] - scene.v0), slice(box[0] - scene.u0, box[2] - scene.u0))
+    surface = (scene.head_mask + scene.neck_mask)[crop] >= 0.5
+    field = np.where(surface[..., None], displacement[crop], 0).astype(np.float16)
+    rotation = rotation_matrix(rotvec)
+    rigid = np.hstack([rotation, (centre + translation - rotation @ centre)[:, None]])
+    truth = {
+        "box_xyxy": box.astype(np.int32),
+        "displacement_mm": field,
+        "moving": np.linalg.norm(field.astype(np.float32), axis=-1) >= MOVING_THRESHOLD_MM,
+        "aus": np.array(parse_au(spec.au)),
+        "au": np.array(spec.au),
+        "emotion": np.array(spec.emotion.lower()),
+        "objective_class": np.array(spec.objective_class),
+        "kind": np.array(spec.kind),
+        "occluded": np.array(spec.occluded),
+        "subject": np.array(spec.subject),
+        "clip": np.array(spec.clip),
+        "sheet_onset_apex_offset": np.array([spec.onset, spec.apex, spec.offset], np.int32),
+        "true_onset_apex_offset": np.array([spec.true_onset, spec.true_apex, spec.true_offset],
+                                           np.int32),
+        "frames": np.array(frames, np.int32),
+        "envelope": np.array(weights, np.float32),
+        "rigid": rigid.astype(np.float64),
+        "rigid_rotvec_rad": np.asarray(rotvec, np.float64),
+        "rigid_translation_mm": np.asarray(translation, np.float64),
+        "rigid_centre_mm": np.asarray(centre, np.float64),
+        "lighting_gain_offset_gradient": np.array(
+            [lighting.gain, lighting.offset, lighting.gradient], np.float64),
+        "landmarks_onset_px": scene.landmarks_px.astype(np.float32),
+        "intrinsics_fx_fy_cx_cy": np.array([FX, FY, CX, CY], np.float64),
+    }
+    truth_dir = out_root / "demo_truth"
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    write_npz(truth_dir / f"{spec.subject}_{spec.clip}_{spec.onset}.npz", truth)

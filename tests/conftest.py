@@ -1,0 +1,77 @@
+"""Shared test set-up: one Qt platform per pytest process, private user folders, a demo corpus.
+
+pytest-xvfb (when Xvfb is installed) has started a virtual display by the time
+``pytest_configure`` below runs (``trylast``); with a display Qt uses xcb and the
+GL tests run, without one Qt renders offscreen and the GL tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_PRIVATE = Path(tempfile.mkdtemp(prefix="mer-tests-"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if "QT_QPA_PLATFORM" not in os.environ:
+        has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        if sys.platform.startswith("linux") and not has_display:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    try:  # before pytest-qt creates the QApplication (see cloud_view.share_gl_contexts)
+        from PySide6 import QtCore
+    except ImportError:  # no Qt here: the GUI tests will skip
+        pass
+    else:
+        QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    # Settings, cache and data of the app go to a private folder, never the user's own.
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        os.environ[name] = str(_PRIVATE / name.lower())
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_PRIVATE, ignore_errors=True)
+
+
+def gl_unavailable_reason() -> str | None:
+    """Why real OpenGL rendering is impossible in this process, or None when it works."""
+    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+        return "no display: Qt runs offscreen (install Xvfb, or run under xvfb-run)"
+    from PySide6 import QtGui, QtWidgets
+
+    if QtWidgets.QApplication.instance() is None:
+        return "no QApplication"
+    context = QtGui.QOpenGLContext()
+    if not context.create():
+        return "no OpenGL context could be created"
+    surface = QtGui.QOffscreenSurface()
+    surface.create()
+    if not context.makeCurrent(surface):
+        return "the OpenGL context cannot be made current"
+    context.doneCurrent()
+    return None
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory) -> Path:
+    """A tiny demo corpus (2 subjects × 2 clips plus the anomalous rows), built once."""
+    from mer_viewer.core.dataset.demo import build_demo
+
+    out = tmp_path_factory.mktemp("corpus") / "demo"
+    for _ in build_demo(out, subjects=2, clips_per_subject=2, seed=0, workers=2):
+        pass
+    return out
+
+
+@pytest.fixture
+def demo_copy(demo_corpus, tmp_path) -> Path:
+    """A private copy of the demo corpus, for tests that write edits beside it."""
+    target = tmp_path / "demo"
+    shutil.copytree(demo_corpus, target)
+    return target
