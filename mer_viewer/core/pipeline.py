@@ -202,11 +202,15 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
 
     onset_depth_crop = onset_depth[box.slices].astype(np.float32)
     if params.denoise_sigma_px > 0:
-        depth_range = face_depth_range(onset_depth_crop)
-        onset_depth_crop = denoise_depth(onset_depth_crop, params.denoise_sigma_px,
-                                         depth_range_mm=depth_range)
-        apex_depth_crop = denoise_depth(apex_depth_crop, params.denoise_sigma_px,
-                                        depth_range_mm=depth_range)
+        # Both maps are smoothed over the same pixels (valid in both frames): holes
+        # differ between frames, and a different support on a sloped surface would
+        # shift the local mean by up to a millimetre, as large as the motion.
+        common = (onset_depth_crop > 0) & (apex_depth_crop > 0)
+        depth_range = face_depth_range(onset_depth_crop, mask=common)
+        onset_depth_crop = denoise_depth(onset_depth_crop, params.denoise_sigma_px, common,
+                                         depth_range)
+        apex_depth_crop = denoise_depth(apex_depth_crop, params.denoise_sigma_px, common,
+                                        depth_range)
     _timed(timings, "denoise", t)
     return AlignedPair(
         sample_id=sample.id, box=box, landmarks=face.landmarks, face_method=face.method,
