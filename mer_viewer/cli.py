@@ -268,10 +268,111 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+# --- mer train --------------------------------------------------------------------------
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train and evaluate a point-cloud classifier (LOSO)",
+                       description="Honest subject-wise training: leave-one-subject-out (or a "
+                                   "subject hold-out), fixed epochs, pooled UF1/UAR. Writes "
+                                   "metrics.json, predictions.csv, folds.json, config.json, "
+                                   "checkpoints and PNGs to RUN.")
+    _add_clip_args(p, sample=False)
+    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
+    p.add_argument("--model", choices=("pointnet2", "pointnet", "dgcnn"), default="pointnet2")
+    p.add_argument("--classes", choices=("3", "4", "7", "objective"), default="3")
+    p.add_argument("--protocol", choices=("loso", "holdout"), default="loso")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
+    p.add_argument("--points", type=int, default=2048, help="N points per clip (default 2048)")
+    p.add_argument("--sampling", choices=("sort", "random", "fps"), default="sort")
+    p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--augment", nargs="*", choices=("rotate", "scale", "jitter"), default=[],
+                   help="training augmentations (default none)")
+    p.add_argument("--inner-val", type=float, default=None, metavar="FRACTION",
+                   help="choose the epoch on this fraction of the TRAINING subjects "
+                        "(default: fixed epochs)")
+    p.add_argument("--final-model", action="store_true",
+                   help="also train model.pt on every subject (for classification)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on the CPU")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
+    p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
+    p.add_argument("--json", action="store_true", help="print metrics.json at the end")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .core.dataset import Dataset
+    from .core.ml.config import TrainConfig
+    from .core.ml.items import Preprocessing, build_items
+    from .core.ml.train import run_training
+    from .core.pipeline import SamplingParams
+
+    dataset = Dataset.open(args.root)
+    preprocessing = Preprocessing(_cloud_params(args),
+                                  SamplingParams(args.points, args.sampling, args.rank, args.seed))
+    built = drive(build_items(dataset, args.classes, preprocessing, args.workers),
+                  "preparing point clouds")
+    for sample_id, error in built.failed:
+        print(f"mer train: skipping {sample_id}: {error}", file=sys.stderr)
+    options = dict(model=args.model, classes=args.classes, protocol=args.protocol,
+                   points=args.points, sampling=args.sampling, seed=args.seed, device=args.device,
+                   augment=tuple(args.augment), bf16=args.bf16, inner_val=args.inner_val,
+                   final_model=args.final_model)
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    config = TrainConfig(**options)
+    drive(run_training(config, built.items, args.out, preprocessing=preprocessing.to_dict(),
+                       resume=args.resume), f"training {config.model}")
+    metrics = json.loads((args.out / "metrics.json").read_text())
+    if args.json:
+        _print_json(metrics)
+    else:
+        print(f"{config.model}, {config.classes} classes, {config.protocol}: "
+              f"UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f} "
+              f"on {metrics.get('n_samples', len(built.items))} samples -> {args.out}")
+    return 0
+
+
+# --- mer classify -----------------------------------------------------------------------
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="classify one clip (bundled model by default)",
+                       usage="mer classify [CHECKPOINT] ROOT SUBJECT CLIP [--json]",
+                       description="Classify a clip with a checkpoint, reproducing the "
+                                   "preprocessing it was trained with. Without CHECKPOINT the "
+                                   "bundled 3-class PointNet++ is used.")
+    p.add_argument("positional", nargs="+", metavar="ARG", help="[CHECKPOINT] ROOT SUBJECT CLIP")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_cmd_classify)
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from .core.dataset import Dataset
+    from .core.ml.classify import classify
+
+    if len(args.positional) == 3:
+        checkpoint, (root, subject, clip) = None, args.positional
+    elif len(args.positional) == 4:
+        checkpoint, root, subject, clip = args.positional
+    else:
+        raise UsageError("expected [CHECKPOINT] ROOT SUBJECT CLIP")
+    sample = Dataset.open(Path(root)).find(subject, clip)
+    result = classify(sample, Path(checkpoint) if checkpoint else None)
+    if args.json:
+        _print_json(result.as_json())
+    else:
+        truth = f" (annotated: {result.true})" if result.true else ""
+        print(f"{sample.id}: {result.predicted}{truth}")
+        for name, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<10} {p:6.3f}")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------
 
 COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
-    _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess)
+    _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess, _add_train, _add_classify)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,12 +24,12 @@ def pytest_configure(config):
         has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
         if sys.platform.startswith("linux") and not has_display:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    try:  # before pytest-qt creates the QApplication (see cloud_view.share_gl_contexts)
-        from PySide6 import QtCore
+    try:  # before pytest-qt creates the QApplication
+        from mer_viewer.qt.cloud_view import prepare_gl
     except ImportError:  # no Qt here: the GUI tests will skip
         pass
     else:
-        QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        prepare_gl()
     # Settings, cache and data of the app go to a private folder, never the user's own.
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         os.environ[name] = str(_PRIVATE / name.lower())

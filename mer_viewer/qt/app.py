@@ -1,13 +1,105 @@
-"""Entry point of the ``mer-viewer`` desktop app (the window itself is issue #6)."""
+"""Entry point of the ``mer-viewer`` desktop app: arguments, QApplication, error hook."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
 
 
-def main() -> int:
-    print("mer-viewer: the desktop app is not built yet; use the `mer` command", file=sys.stderr)
-    return 1
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    p = argparse.ArgumentParser(
+        prog="mer-viewer",
+        description="Browse CAS(ME)³ clips, their depth, optical flow and 3D motion clouds, "
+                    "annotate, classify and train.")
+    p.add_argument("root", nargs="?", type=Path, help="dataset folder (CAS(ME)³ Part A layout)")
+    p.add_argument("--demo", action="store_true",
+                   help="open the demo corpus (built in the user data folder on first use)")
+    p.add_argument("--clip", metavar="SUBJECT/CLIP", help="clip to show first, e.g. spNO.1/b")
+    p.add_argument("--screenshot", metavar="FILE", type=Path,
+                   help="render the window once everything shown is loaded, save it, quit")
+    p.add_argument("--size", metavar="WxH", default="1600x1000",
+                   help="window size for --screenshot (default 1600x1000)")
+    p.add_argument("--version", action="version", version=f"mer-viewer {__version__}")
+    return p
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w < 200 or h < 200:
+            raise ValueError
+        return w, h
+    except ValueError:
+        raise SystemExit(f"mer-viewer: --size must look like 1600x1000, got {text!r}") from None
+
+
+def _install_excepthook(window) -> None:
+    """An unexpected exception in a slot becomes a message in the window, never a crash."""
+    from .workers import describe_error
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        try:
+            window.messages.error(f"unexpected error: {describe_error(value)}")
+        except Exception:  # the window is gone: printing it is all we can do
+            pass
+
+    sys.excepthook = hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    if args.root is not None and args.demo:
+        print("mer-viewer: give a dataset folder or --demo, not both", file=sys.stderr)
+        return 2
+    size = _size(args.size)
+
+    from PySide6 import QtWidgets
+
+    from .cloud_view import prepare_gl
+
+    prepare_gl()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("mer-viewer")
+    app.setOrganizationName("mer_viewer")
+
+    from .main_window import MainWindow
+    from .settings import open_settings
+
+    settings = open_settings()
+    window = MainWindow(settings, restore=args.screenshot is None)
+    _install_excepthook(window)
+    taker = None
+    if args.screenshot is not None:
+        from .screenshot import ScreenshotTaker
+
+        window.apply_size(*size)
+        taker = ScreenshotTaker(window, args.screenshot)
+    window.show()
+
+    if args.demo:
+        window.open_demo(args.clip)
+    elif args.root is not None:
+        window.open_dataset(args.root, args.clip)
+    elif args.screenshot is None:
+        last = settings.value("datasets/last")
+        if last and Path(str(last)).is_dir():
+            window.open_dataset(str(last))
+        else:
+            window.messages.info("Open a CAS(ME)³ folder (File → Open, or drop it here), "
+                                 "or File → Open demo corpus.")
+    if taker is not None:
+        taker.start()
+    code = app.exec()
+    if taker is not None:
+        window.shutdown()
+        return 0 if taker.ok else 1
+    return code
 
 
 if __name__ == "__main__":
