@@ -30,6 +30,9 @@ def pytest_configure(config):
         pass
     else:
         prepare_gl()
+        from mer_viewer.qt.pyside_guard import protect
+
+        protect()  # PySide6 6.12.0 on Python 3.11 loses a reference to True per emit
     # Settings, cache and data of the app go to a private folder, never the user's own.
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         os.environ[name] = str(_PRIVATE / name.lower())
@@ -37,25 +40,6 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_PRIVATE, ignore_errors=True)
-
-
-def gl_unavailable_reason() -> str | None:
-    """Why real OpenGL rendering is impossible in this process, or None when it works."""
-    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
-        return "no display: Qt runs offscreen (install Xvfb, or run under xvfb-run)"
-    from PySide6 import QtGui, QtWidgets
-
-    if QtWidgets.QApplication.instance() is None:
-        return "no QApplication"
-    context = QtGui.QOpenGLContext()
-    if not context.create():
-        return "no OpenGL context could be created"
-    surface = QtGui.QOffscreenSurface()
-    surface.create()
-    if not context.makeCurrent(surface):
-        return "the OpenGL context cannot be made current"
-    context.doneCurrent()
-    return None
 
 
 @pytest.fixture(scope="session")

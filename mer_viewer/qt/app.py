@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prepare_gl()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from .pyside_guard import protect
+
+    guard = protect(app)  # noqa: F841 - keeps the top-up timer alive
     app.setApplicationName("mer-viewer")
     app.setOrganizationName("mer_viewer")
 

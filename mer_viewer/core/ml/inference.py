@@ -1,0 +1,82 @@
+"""Class probabilities of point clouds and per-point saliency of a trained network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mer_viewer.core.ml.checkpoint import Checkpoint
+
+
+def _as_model(model_or_checkpoint, device):
+    if isinstance(model_or_checkpoint, Checkpoint):
+        return model_or_checkpoint.build_model(device)
+    return model_or_checkpoint
+
+
+def _device_of(model):
+    """Where the module's parameters (else buffers) live; CPU for a module without any."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return "cpu"
+
+
+def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
+            batch_size: int = 32) -> np.ndarray:
+    """Softmax probabilities: ``(B, N, C) -> (B, K) float32`` or ``(N, C) -> (K,)``.
+
+    Accepts a :class:`Checkpoint` (the network is rebuilt each call; pass
+    ``ckpt.build_model()`` instead to classify many clips) or a module, which is
+    run in eval mode and left in the mode it was in.
+    """
+    import torch
+
+    model = _as_model(model_or_checkpoint, device)
+    x = np.asarray(features, dtype=np.float32)
+    single = x.ndim == 2
+    if single:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"features must be (N, C) or (B, N, C), got shape {x.shape}")
+    dev = _device_of(model)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                logits = model(torch.from_numpy(x[i:i + batch_size]).to(dev))
+                out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    finally:
+        model.train(was_training)
+    probs = np.concatenate(out).astype(np.float32)
+    return probs[0] if single else probs
+
+
+def saliency(model_or_checkpoint, features: np.ndarray, target_class: int, *,
+             device: Any = "cpu") -> np.ndarray:
+    """Per-point saliency ``(N, C) -> (N,) float32``: ‖∂ logit[target] / ∂ point features‖₂.
+
+    Computed in eval mode (batch norm on running statistics, no dropout); the
+    module's mode is restored afterwards and its parameter gradients untouched.
+    """
+    import torch
+
+    model = _as_model(model_or_checkpoint, device)
+    x = np.asarray(features, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"features must be (N, C), got shape {x.shape}")
+    dev = _device_of(model)
+    was_training = model.training
+    model.eval()
+    try:
+        inp = torch.from_numpy(x[None].copy()).to(dev).requires_grad_(True)
+        with torch.enable_grad():
+            logits = model(inp)
+            if not 0 <= target_class < logits.shape[1]:
+                raise ValueError(f"target_class {target_class} outside 0..{logits.shape[1] - 1}")
+            (grad,) = torch.autograd.grad(logits[0, target_class], inp)
+    finally:
+        model.train(was_training)
+    return grad[0].norm(dim=1).detach().cpu().numpy().astype(np.float32)

@@ -1,0 +1,63 @@
+"""Per-point colours of a motion cloud for each colour mode, and the display coordinates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: mode -> (menu text, colour map of a single channel or None)
+COLOR_MODES: dict[str, tuple[str, str | None]] = {
+    "motion": ("motion (r̂, θ̂, φ̂) as RGB", None),
+    "rgb": ("onset RGB", None),
+    "r": ("r̂ amplitude", "inferno"),
+    "theta": ("θ̂ direction in the image plane", "CET-C6"),
+    "phi": ("φ̂ elevation out of the image plane", "CET-D1"),
+    "saliency": ("saliency of the classifier", "inferno"),
+}
+CHANNEL = {"r": 0, "theta": 1, "phi": 2}
+
+
+def colormap_colors(values: np.ndarray, cmap_name: str) -> np.ndarray:
+    """(K,) values in [0, 1] -> (K, 3) float32 colours of a pyqtgraph colour map."""
+    import pyqtgraph as pg
+
+    lut = pg.colormap.get(cmap_name).getLookupTable(0.0, 1.0, 256, alpha=False)
+    idx = np.clip(np.rint(np.nan_to_num(values) * 255), 0, 255).astype(np.int64)
+    return lut[idx].astype(np.float32) / 255.0
+
+
+def point_colors(cloud, mode: str, saliency: np.ndarray | None = None) -> np.ndarray:
+    """(K, 3) float32 colours in [0, 1] of every kept point of ``cloud`` for ``mode``."""
+    if mode == "motion":
+        return np.asarray(cloud.colors, dtype=np.float32)
+    if mode == "rgb":
+        return np.asarray(cloud.rgb, dtype=np.float32) / 255.0
+    if mode in CHANNEL:
+        return colormap_colors(cloud.colors[:, CHANNEL[mode]], COLOR_MODES[mode][1])
+    if mode == "saliency":
+        if saliency is None or len(saliency) != len(cloud):
+            return np.full((len(cloud), 3), 0.35, dtype=np.float32)
+        s = np.asarray(saliency, dtype=np.float64)
+        top = np.percentile(s, 99) if s.size else 1.0
+        return colormap_colors(np.clip(s / top, 0, 1) if top > 0 else s * 0, "inferno")
+    raise ValueError(f"unknown colour mode {mode!r}")
+
+
+def dimmed(colors: np.ndarray, amount: float = 0.7) -> np.ndarray:
+    """Colours pushed toward dark grey, for the points that were not sampled."""
+    grey = np.float32(0.22)
+    return colors * (1 - amount) + grey * amount
+
+
+def rgba(colors: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    out = np.empty((len(colors), 4), dtype=np.float32)
+    out[:, :3] = colors
+    out[:, 3] = alpha
+    return out
+
+
+def display_points(points_m: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(K, 3) camera-frame metres -> (K, 3) mm around ``centre`` with z up and the face
+    toward −y: display (x, y, z) = (X, Z, −Y), a rotation (no mirror), so a camera
+    at azimuth −90° sees the face as the sensor did, u to the right."""
+    p = (np.asarray(points_m, dtype=np.float64) - np.asarray(centre, dtype=np.float64)) * 1e3
+    return np.stack([p[:, 0], p[:, 2], -p[:, 1]], axis=1).astype(np.float32)

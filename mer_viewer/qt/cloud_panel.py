@@ -1,0 +1,240 @@
+"""The 3D panel: two motion-cloud viewports (e.g. sort vs random) with controls and legend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from ..core.pipeline import MotionCloud, SamplingParams
+from ..core.progress import Progress
+from .cloud_colors import dimmed, display_points, point_colors
+from .cloud_controls import CloudControls
+from .cloud_view import CameraLink, CloudView
+from .legend import ColorLegend
+from .state import ViewerState
+from .workers import JobRunner
+
+SIDES = ("left", "right")
+
+
+def sampling_job(cloud: MotionCloud, samplings: dict[str, SamplingParams]):
+    """Resample ``cloud`` for each view (fps on a large face takes a while: a job)."""
+    out = {}
+    for i, (side, params) in enumerate(samplings.items()):
+        yield Progress(i, len(samplings), f"{params.method} sampling of {params.points} points")
+        out[side] = cloud.resample(params)
+    yield Progress(len(samplings), len(samplings), "sampled", (cloud, out))
+
+
+def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
+    how = {"sort": f"top-{params.points} by {params.rank}",
+           "random": f"{params.points} uniformly at random", "fps": f"{params.points} by FPS"}
+    pad = f", {cloud.padded} repeated" if cloud.padded else ""
+    return f"<b>{params.method}</b>: {how[params.method]} of {len(cloud):,} face points{pad}"
+
+
+class CloudPanel(QtWidgets.QWidget):
+    """Shows the state's cloud in two linked viewports, each with its own sampling."""
+
+    JOB = "sampling"
+    message = QtCore.Signal(str)
+
+    def __init__(self, state: ViewerState, jobs: JobRunner,
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.jobs = state, jobs
+        self.controls = CloudControls()
+        self.views = {side: CloudView(side) for side in SIDES}
+        self.titles = {side: QtWidgets.QLabel(" ") for side in SIDES}
+        self.link = CameraLink(list(self.views.values()), self)
+        self.legend = ColorLegend()
+        self.info = QtWidgets.QLabel("hover or click a point; click a pixel in the 2D views")
+        self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sampled: dict[str, MotionCloud] = {}
+        self.saliency: np.ndarray | None = None
+        self._saliency_id = ""
+        self._points_mm: np.ndarray | None = None
+        self._reset_next = True
+
+        pair = QtWidgets.QHBoxLayout()
+        pair.setSpacing(4)
+        for side in SIDES:
+            col = QtWidgets.QVBoxLayout()
+            col.setSpacing(1)
+            self.titles[side].setWordWrap(True)
+            col.addWidget(self.titles[side])
+            col.addWidget(self.views[side], 1)
+            pair.addLayout(col, 1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.controls)
+        lay.addLayout(pair, 1)
+        lay.addWidget(self.legend)
+        lay.addWidget(self.info)
+
+        c = self.controls
+        c.cloudParamsChanged.connect(state.set_cloud_params)
+        c.samplingChanged.connect(self.resample)
+        c.displayChanged.connect(self.redraw)
+        c.link.toggled.connect(self.link.set_enabled)
+        c.reset.clicked.connect(self.reset_views)
+        c.screenshot.clicked.connect(self._ask_screenshot)
+        for label, what in (("sampled points, left view…", "left"),
+                            ("sampled points, right view…", "right"),
+                            ("every face point…", "all")):
+            c.export_menu.addAction(f"Export {label}", lambda w=what: self._ask_export(w))
+        for view in self.views.values():
+            view.pointHovered.connect(self._on_hover)
+            view.pointClicked.connect(self._on_click)
+        state.cloudChanged.connect(self._on_cloud)
+        state.pickChanged.connect(self._on_pick)
+        state.sampleChanged.connect(lambda _s: self._new_clip())
+        jobs.partial.connect(self._on_job_result)
+
+    # --- readiness -----------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Whether the views show the state's cloud with the current samplings."""
+        cloud = self.state.cloud
+        if cloud is None:
+            return self.state.sample is None
+        return all(self.sampled.get(s) is not None and self.sampled[s].sampling ==
+                   self.controls.sampling(s) and self.sampled[s].sample_id == cloud.sample_id
+                   for s in SIDES) and self._points_mm is not None
+
+    # --- cloud → views -----------------------------------------------------------------------------
+    def _new_clip(self) -> None:
+        self._reset_next = True
+        self.sampled.clear()
+        self._points_mm = None
+        for side in SIDES:
+            self.views[side].clear_cloud()
+            self.titles[side].setText(" ")
+
+    def _on_cloud(self, cloud: MotionCloud | None) -> None:
+        if cloud is None:
+            self.jobs.cancel(self.JOB)
+            return
+        self.resample()
+
+    def resample(self) -> None:
+        cloud = self.state.cloud
+        if cloud is None:
+            return
+        samplings = {side: self.controls.sampling(side) for side in SIDES}
+        self.jobs.start(self.JOB, sampling_job(cloud, samplings), f"sampling {cloud.sample_id}")
+
+    def _on_job_result(self, name: str, result) -> None:
+        if name != self.JOB:
+            return
+        cloud, sampled = result
+        if cloud is not self.state.cloud:
+            return
+        self.sampled = sampled
+        self._points_mm = display_points(cloud.points_m, cloud.centre)
+        self.redraw()
+
+    def redraw(self) -> None:
+        cloud = self.state.cloud
+        if cloud is None or self._points_mm is None or not self.sampled:
+            return
+        c = self.controls
+        saliency = self.saliency if self._saliency_id == cloud.sample_id else None
+        colors = point_colors(cloud, c.color_mode, saliency)
+        context = None if c.show == "sampled" else dimmed(colors)
+        r_ref = cloud.provenance.get("r_reference_m")
+        self.legend.set_mode(c.color_mode, float(r_ref) * 1e3 if r_ref else None)
+        for side in SIDES:
+            view, sampled = self.views[side], self.sampled[side]
+            view.point_size = float(c.size.value())
+            highlighted = None if c.show == "all" else sampled.sampled
+            view.set_cloud(self._points_mm, colors, highlighted,
+                           None if c.show != "highlight" else context, reset=self._reset_next)
+            self.titles[side].setText(describe_sampling(sampled.sampling, sampled))
+        if self._reset_next:
+            self._reset_next = False
+            self.link.set_enabled(c.link.isChecked())
+        self._on_pick(self.state.picked)
+
+    def set_saliency(self, sample_id: str, per_point: np.ndarray | None) -> None:
+        """Saliency per kept point of the current cloud (for the ``saliency`` colour mode)."""
+        self.saliency, self._saliency_id = per_point, sample_id
+        if per_point is not None:
+            self.controls.set_color_mode("saliency")
+        elif self.controls.color_mode == "saliency":
+            self.controls.set_color_mode("motion")
+        self.redraw()
+
+    def reset_views(self) -> None:
+        for view in self.views.values():
+            view.reset_camera()
+
+    # --- picking -------------------------------------------------------------------------------------
+    def _on_hover(self, index: int) -> None:
+        if index >= 0:
+            self.state.pick_point(index)
+
+    def _on_click(self, index: int) -> None:
+        self.state.pick_point(index if index >= 0 else None)
+
+    def _on_pick(self, picked) -> None:
+        for view in self.views.values():
+            view.set_marker(picked.index if picked is not None else None)
+        if picked is None:
+            self.info.setText("hover or click a point; click a pixel in the 2D views")
+            return
+        member = []
+        for side in SIDES:
+            s = self.sampled.get(side)
+            if s is not None:
+                mark = "✓" if picked.index in set(s.sampled.tolist()) else "✗"
+                member.append(f"{s.sampling.method} {mark}")
+        self.info.setText(picked.describe() + ("   sampled: " + ", ".join(member)
+                                               if member else ""))
+
+    # --- files ---------------------------------------------------------------------------------------
+    def save_screenshot(self, path: Path) -> None:
+        """Both viewports side by side (what the user sees) as an image file."""
+        holder = self.views["left"].parentWidget()
+        image = holder.grab(self.views["left"].geometry().united(self.views["right"].geometry()))
+        if not image.save(str(path)):
+            raise OSError(f"{path}: could not write the image")
+
+    def export(self, what: str, path: Path) -> None:
+        from ..core.export import export_cloud, write_ply
+
+        cloud = self.state.cloud
+        if cloud is None:
+            raise ValueError("no cloud to export")
+        if what == "all":
+            if path.suffix.lower() != ".ply":
+                path = path.with_suffix(".ply")
+            write_ply(path, cloud.points_m, cloud.colors)
+        else:
+            export_cloud(self.sampled[what], path)
+
+    def _ask_screenshot(self) -> None:
+        name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the 3D views", "clouds.png",
+                                                        "Images (*.png *.jpg)")
+        if name:
+            try:
+                self.save_screenshot(Path(name))
+                self.message.emit(f"saved {name}")
+            except OSError as exc:
+                self.message.emit(str(exc))
+
+    def _ask_export(self, what: str) -> None:
+        if self.state.cloud is None:
+            self.message.emit("no cloud to export yet")
+            return
+        default = f"{self.state.cloud.sample_id}_{what}.ply"
+        name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export point cloud", default,
+                                                        "PLY (*.ply);;NumPy (*.npz)")
+        if name:
+            try:
+                self.export(what, Path(name))
+                self.message.emit(f"exported {name}")
+            except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+                self.message.emit(f"export failed: {exc}")

@@ -1,0 +1,149 @@
+"""Background loading for the views: frames (latest request wins) and the current clip's cloud."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import numpy as np
+from PySide6 import QtCore
+
+from ..core.dataset import Sample
+from ..core.errors import MerError
+from ..core.pipeline import CloudParams, align_pair, cloud_from_pair
+from ..core.progress import Progress
+from .state import ViewerState
+from .workers import JobRunner, describe_error
+
+FRAME_CACHE = 24  # decoded frames kept (~3.7 MB each at 1280×720 RGB + depth)
+
+
+class FrameLoader(QtCore.QObject):
+    """Decodes colour + depth frames in one background thread; a newer request replaces an
+    older one still waiting, so scrubbing and playback never queue up behind the disk."""
+
+    frameReady = QtCore.Signal(str, int, object, object)  # sample id, frame, rgb, depth
+    frameFailed = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames")
+        self._lock = threading.Lock()
+        self._pending: tuple[Sample, int] | None = None
+        self._running = False
+        self._cache: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def request(self, sample: Sample, number: int) -> None:
+        key = (sample.frames.color_dir.as_posix() + sample.id, number)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self._pending = None  # an older request must not overwrite this frame
+        if hit is not None:
+            self.frameReady.emit(sample.id, number, *hit)
+            return
+        with self._lock:
+            self._pending = (sample, number)
+            if self._running:
+                return
+            self._running = True
+        self._pool.submit(self._drain)
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._running and self._pending is None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._pending = None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._running = False
+                    return
+            sample, number = job
+            try:
+                rgb = sample.frames.color(number)
+                depth = sample.frames.depth(number)
+            except (MerError, OSError, ValueError) as exc:
+                self.frameFailed.emit(f"frame {number} of {sample.id}: {describe_error(exc)}")
+                continue
+            key = (sample.frames.color_dir.as_posix() + sample.id, number)
+            self._store(key, rgb, depth)
+            self.frameReady.emit(sample.id, number, rgb, depth)
+
+    def _store(self, key, rgb, depth) -> None:
+        with self._lock:
+            self._cache[key] = (rgb, depth)
+            while len(self._cache) > FRAME_CACHE:
+                self._cache.popitem(last=False)
+
+
+def cloud_job(sample: Sample, params: CloudParams, use_cache: bool = True) -> Iterator[Progress]:
+    """The current clip's cloud (from the cache when there) and its aligned pair.
+
+    Yields ``("cloud", MotionCloud)`` and ``("pair", AlignedPair)`` results as
+    soon as each exists, so the 3D view can draw before the overlays are ready.
+    """
+    from ..core.cache import cache_file, load_cloud, save_cloud
+
+    path = cache_file(sample, params)
+    cloud = load_cloud(path) if use_cache else None
+    if cloud is not None:
+        yield Progress(1, 3, "cloud from cache", ("cloud", cloud))
+    yield Progress(1, 3, "finding the face and aligning apex to onset")
+    pair = align_pair(sample, params)
+    yield Progress(2, 3, "aligned", ("pair", pair))
+    if cloud is None:
+        cloud = cloud_from_pair(pair, params, sampling=None)
+        if use_cache:
+            try:
+                save_cloud(cloud, path)
+            except OSError:
+                pass  # a read-only cache only costs time
+        yield Progress(3, 3, "cloud ready", ("cloud", cloud))
+    yield Progress(3, 3, "done")
+
+
+class CloudLoader(QtCore.QObject):
+    """Recomputes the cloud when the clip or the cloud parameters change (job ``cloud``)."""
+
+    JOB = "cloud"
+
+    def __init__(self, state: ViewerState, jobs: JobRunner, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.state, self.jobs = state, jobs
+        state.sampleChanged.connect(self.reload)
+        state.cloudParamsChanged.connect(self.reload)
+        jobs.partial.connect(self._on_partial)
+        self._sample_id = ""
+
+    def reload(self, *_args) -> None:
+        sample = self.state.sample
+        if sample is None:
+            self.jobs.cancel(self.JOB)
+            return
+        self._sample_id = sample.id
+        self.jobs.start(self.JOB, cloud_job(sample, self.state.cloud_params),
+                        f"motion cloud of {sample.id}")
+
+    def _on_partial(self, name: str, result: object) -> None:
+        if name != self.JOB or not isinstance(result, tuple):
+            return
+        kind, value = result
+        if kind == "cloud":
+            self.state.set_result(self._sample_id, cloud=value)
+        elif kind == "pair":
+            self.state.set_result(self._sample_id, pair=value)

@@ -1,0 +1,229 @@
+"""Training panel: configure a run, train in the background with live curves, show results."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from ..core.paths import data_dir
+from ..core.progress import Progress
+from .run_views import CurvesView, ResultsView
+from .state import ViewerState
+from .workers import JobRunner
+
+MODELS = ("pointnet2", "pointnet", "dgcnn")
+TASKS = ("3", "4", "7", "objective")
+
+
+def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event):
+    """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
+    from ..core.ml.items import build_items
+    from ..core.ml.train import run_training
+
+    built = None
+    for record in build_items(dataset, config.classes, preprocessing):
+        if cancel.is_set():
+            return
+        if record.result is not None:
+            built = record.result
+        else:
+            yield Progress(record.step, record.total, record.message)
+    failed = f", {len(built.failed)} clips failed" if built.failed else ""
+    yield Progress(0, 1, f"{len(built.items)} clips ready{failed}", ("items", built))
+    yield from run_training(config, built.items, out, preprocessing=preprocessing.to_dict(),
+                            cancel=cancel)
+
+
+class TrainPanel(QtWidgets.QWidget):
+    """Model, classes, protocol, epochs, N, sampling, device and output folder; Start/Cancel."""
+
+    JOB = "train"
+    checkpointReady = QtCore.Signal(object)  # Path of model.pt / a fold checkpoint
+
+    def __init__(self, state: ViewerState, jobs: JobRunner,
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.jobs = state, jobs
+        self.model = QtWidgets.QComboBox()
+        self.model.addItems(MODELS)
+        self.classes = QtWidgets.QComboBox()
+        self.classes.addItems(TASKS)
+        self.protocol = QtWidgets.QComboBox()
+        self.protocol.addItems(("loso", "holdout"))
+        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=12)
+        self.points = QtWidgets.QComboBox()
+        self.points.addItems(("1024", "2048", "4096"))
+        self.points.setCurrentText("2048")
+        self.sampling = QtWidgets.QComboBox()
+        self.sampling.addItems(("sort", "random", "fps"))
+        self.device = QtWidgets.QComboBox()
+        self.device.addItems(("auto", "cpu", "cuda", "mps"))
+        self.final = QtWidgets.QCheckBox("train a final model on all subjects", checked=True)
+        self.out = QtWidgets.QLineEdit()
+        self.out.setPlaceholderText("run folder (default: a new folder under the data dir)")
+        browse = QtWidgets.QToolButton(text="…")
+        browse.clicked.connect(self._ask_out)
+        self.start_button = QtWidgets.QPushButton("Train")
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.open_button = QtWidgets.QPushButton("Open run…")
+        self.progress = QtWidgets.QProgressBar()
+        self.status = QtWidgets.QLabel("idle")
+        self.status.setWordWrap(True)
+        self.curves = CurvesView()
+        self.results = ResultsView()
+
+        form = QtWidgets.QGridLayout()
+        cells = [("model", self.model), ("classes", self.classes), ("protocol", self.protocol),
+                 ("epochs", self.epochs), ("N", self.points), ("sampling", self.sampling),
+                 ("device", self.device)]
+        for i, (label, widget) in enumerate(cells):
+            form.addWidget(QtWidgets.QLabel(label), i // 2, 2 * (i % 2))
+            form.addWidget(widget, i // 2, 2 * (i % 2) + 1)
+        out_row = QtWidgets.QHBoxLayout()
+        out_row.addWidget(self.out, 1)
+        out_row.addWidget(browse)
+        buttons = QtWidgets.QHBoxLayout()
+        for w in (self.start_button, self.cancel_button, self.open_button):
+            buttons.addWidget(w)
+        tabs = QtWidgets.QTabWidget()
+        tabs.addTab(self.curves, "Curves")
+        tabs.addTab(self.results, "Results")
+        self.tabs = tabs
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(form)
+        lay.addWidget(self.final)
+        lay.addLayout(out_row)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(tabs, 1)
+
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self._ask_run)
+        jobs.progress.connect(self._on_progress)
+        jobs.partial.connect(self._on_partial)
+        jobs.done.connect(self._on_done)
+        jobs.failed.connect(lambda name, _m: name == self.JOB and self._finished("failed"))
+        jobs.cancelled.connect(lambda name: name == self.JOB and self._finished("cancelled"))
+        self._cancel = threading.Event()
+        self.run_dir: Path | None = None
+
+    # --- configuration -------------------------------------------------------------------------
+    def config(self):
+        from ..core.ml.config import TrainConfig
+
+        return TrainConfig(model=self.model.currentText(), classes=self.classes.currentText(),
+                           protocol=self.protocol.currentText(), epochs=self.epochs.value(),
+                           points=int(self.points.currentText()),
+                           sampling=self.sampling.currentText(),
+                           device=self.device.currentText(), final_model=self.final.isChecked())
+
+    def preprocessing(self, config):
+        from ..core.ml.items import Preprocessing
+        from ..core.pipeline import SamplingParams
+
+        return Preprocessing(self.state.cloud_params,
+                             SamplingParams(config.points, config.sampling))
+
+    def out_dir(self) -> Path:
+        text = self.out.text().strip()
+        if text:
+            return Path(text).expanduser()
+        return data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+
+    def _ask_out(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Run folder")
+        if folder:
+            self.out.setText(folder)
+
+    # --- running -------------------------------------------------------------------------------
+    def start(self) -> None:
+        dataset = self.state.dataset
+        if dataset is None:
+            self.status.setText("open a dataset first")
+            return
+        try:
+            config = self.config()
+        except Exception as exc:  # noqa: BLE001 - a MerError naming the bad field
+            self.status.setText(str(exc))
+            return
+        self.run_dir = self.out_dir()
+        self._cancel = threading.Event()
+        self.curves.clear()
+        self.results.clear()
+        self.tabs.setCurrentWidget(self.curves)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"training {config.model}, {config.classes} classes, "
+                            f"{config.protocol} → {self.run_dir}")
+        self.jobs.start(self.JOB, training_job(dataset, config, self.preprocessing(config),
+                                               self.run_dir, self._cancel),
+                        f"training {config.model}")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self.jobs.cancel(self.JOB)
+
+    def _on_progress(self, name: str, record: Progress) -> None:
+        if name != self.JOB:
+            return
+        if record.total > 0:
+            self.progress.setRange(0, record.total)
+            self.progress.setValue(min(record.step, record.total))
+        if record.message:
+            self.status.setText(record.message)
+
+    def _on_partial(self, name: str, result) -> None:
+        if name != self.JOB:
+            return
+        if isinstance(result, tuple) and result[0] == "items":
+            for sample_id, error in result[1].failed:
+                self.status.setText(f"skipping {sample_id}: {error}")
+            return
+        self.curves.add(result)
+        if getattr(result, "phase", "") == "done" and result.metrics is not None:
+            self.results.show_metrics(result.metrics, self.run_dir)
+
+    def _on_done(self, name: str, _result) -> None:
+        if name == self.JOB:
+            self._finished("done")
+            if self.run_dir is not None:
+                self.open_run(self.run_dir)
+
+    def _finished(self, how: str) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if how != "done":
+            self.status.setText(f"training {how}")
+
+    # --- earlier runs --------------------------------------------------------------------------
+    def _ask_run(self) -> None:
+        start = str(data_dir() / "runs")
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a run folder", start)
+        if folder:
+            self.open_run(Path(folder))
+
+    def open_run(self, folder: Path) -> bool:
+        """Show a finished run's metrics, confusion matrix and curves (from its files)."""
+        metrics_file = Path(folder) / "metrics.json"
+        if not metrics_file.is_file():
+            self.status.setText(f"{folder}: no metrics.json (not a finished run)")
+            return False
+        metrics = json.loads(metrics_file.read_text())
+        history_file = Path(folder) / "history.json"
+        history = json.loads(history_file.read_text()) if history_file.is_file() else []
+        self.results.show_metrics_dict(metrics, Path(folder))
+        self.curves.show_history(history)
+        self.tabs.setCurrentWidget(self.results)
+        self.status.setText(f"run {folder}: UF1 {metrics['uf1']:.2%}, UAR {metrics['uar']:.2%}")
+        model = Path(folder) / "model.pt"
+        if model.is_file():
+            self.checkpointReady.emit(model)
+        return True

@@ -1,0 +1,194 @@
+"""Long core jobs (generators of Progress) in worker threads: progress, cancel, errors as signals."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from PySide6 import QtCore
+from superqt.utils import GeneratorWorker
+
+from ..core.errors import MerError
+from ..core.progress import Progress
+
+#: Progress reaches the GUI at most this often (ms): a fast job must not flood the event loop.
+PROGRESS_INTERVAL_MS = 80
+MIN_THREADS = 6
+
+
+class _ClosingWorker(GeneratorWorker):
+    """A GeneratorWorker that closes its generator when it stops, so ``finally`` blocks run
+    in the worker thread (a process pool shut down on cancel, temp files removed)."""
+
+    def work(self):  # noqa: D102 - superqt's loop, plus the close
+        try:
+            return super().work()
+        finally:
+            try:
+                self._gen.close()
+            except Exception:  # a generator that fails while closing: the job is over anyway
+                pass
+
+
+def single(func: Callable[..., Any], *args, message: str = "", **kwargs) -> Iterator[Progress]:
+    """Wrap a plain call as a one-step job whose final Progress carries the result."""
+    yield Progress(0, 1, message)
+    yield Progress(1, 1, message, func(*args, **kwargs))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for the user: our errors as they are, others with their type."""
+    if isinstance(exc, MerError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass
+class _Running:
+    worker: GeneratorWorker
+    label: str
+    last: Progress | None = None
+    result: Any = None
+    cancelled: bool = False
+
+
+class JobRunner(QtCore.QObject):
+    """Runs named jobs; starting a job under a running name cancels the older one.
+
+    ``progress(name, Progress)`` is throttled; ``partial(name, result)`` carries every
+    non-None ``Progress.result`` in order (jobs yield few of them); ``done(name, result)``
+    the last result, ``failed(name, message)`` a one-line error, ``cancelled(name)``.
+    ``busy`` tells whether any job runs (the screenshot waits for idle).
+    """
+
+    progress = QtCore.Signal(str, object)
+    partial = QtCore.Signal(str, object)
+    done = QtCore.Signal(str, object)
+    failed = QtCore.Signal(str, str)
+    cancelled = QtCore.Signal(str)
+    started = QtCore.Signal(str, str)
+    busyChanged = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        pool = QtCore.QThreadPool.globalInstance()
+        # Jobs wait for files and for each other; on a 2-core machine the default pool of 2
+        # threads would queue a flow behind a slow cloud.
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_THREADS))
+        self._jobs: dict[str, _Running] = {}
+        self._retired: list[GeneratorWorker] = []  # cancelled workers still unwinding
+        self._timer = QtCore.QTimer(self, interval=PROGRESS_INTERVAL_MS)
+        self._timer.timeout.connect(self._flush_progress)
+        self._dirty: set[str] = set()
+
+    # --- control ---------------------------------------------------------------------------
+    def start(self, name: str, job: Iterator[Progress], label: str = "") -> None:
+        """Run the generator ``job`` in a worker thread under ``name``."""
+        self.cancel(name)
+        worker = _ClosingWorker(lambda: (yield from job))
+        running = _Running(worker, label or name)
+        worker.yielded.connect(lambda p, r=running, n=name: self._on_yield(n, r, p))
+        worker.returned.connect(lambda _v, r=running, n=name: self._on_return(n, r))
+        worker.errored.connect(lambda e, r=running, n=name: self._on_error(n, r, e))
+        worker.aborted.connect(lambda r=running, n=name: self._on_abort(n, r))
+        worker.finished.connect(lambda w=worker: self._forget(w))
+        was_busy = self.busy
+        self._jobs[name] = running
+        self._retired.append(worker)
+        self.started.emit(name, running.label)
+        worker.start()
+        self._timer.start()
+        if not was_busy:
+            self.busyChanged.emit(True)
+
+    def cancel(self, name: str) -> None:
+        """Ask job ``name`` to stop at its next yield; its results are ignored from now on."""
+        running = self._jobs.pop(name, None)
+        if running is None:
+            return
+        running.cancelled = True
+        running.worker.quit()
+        self.cancelled.emit(name)
+        self._after_change()
+
+    def cancel_all(self) -> None:
+        for name in list(self._jobs):
+            self.cancel(name)
+
+    def is_running(self, name: str) -> bool:
+        return name in self._jobs
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def names(self) -> list[str]:
+        return list(self._jobs)
+
+    def label(self, name: str) -> str:
+        running = self._jobs.get(name)
+        return running.label if running else ""
+
+    def wait_all(self, timeout_s: float = 10.0) -> bool:
+        """Block until every worker thread (cancelled ones too) has ended: for shutdown only."""
+        deadline = time.monotonic() + timeout_s
+        while self._retired and time.monotonic() < deadline:
+            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            QtCore.QThread.msleep(10)
+        return not self._retired
+
+    # --- worker callbacks (GUI thread) -------------------------------------------------------
+    def _current(self, name: str, running: _Running) -> bool:
+        return self._jobs.get(name) is running and not running.cancelled
+
+    def _on_yield(self, name: str, running: _Running, record: object) -> None:
+        if not self._current(name, running) or not isinstance(record, Progress):
+            return
+        running.last = record
+        self._dirty.add(name)
+        if record.result is not None:
+            running.result = record.result
+            self.partial.emit(name, record.result)
+
+    def _on_return(self, name: str, running: _Running) -> None:
+        if not self._current(name, running):
+            return
+        del self._jobs[name]
+        self._dirty.discard(name)
+        self.done.emit(name, running.result)
+        self._after_change()
+
+    def _on_error(self, name: str, running: _Running, exc: BaseException) -> None:
+        if not self._current(name, running):
+            return
+        del self._jobs[name]
+        self._dirty.discard(name)
+        if not isinstance(exc, MerError):
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+        self.failed.emit(name, f"{running.label}: {describe_error(exc)}")
+        self._after_change()
+
+    def _on_abort(self, name: str, running: _Running) -> None:
+        if self._jobs.get(name) is running:  # aborted from outside cancel(): treat as cancel
+            del self._jobs[name]
+            self.cancelled.emit(name)
+            self._after_change()
+
+    def _forget(self, worker: GeneratorWorker) -> None:
+        if worker in self._retired:
+            self._retired.remove(worker)
+
+    def _after_change(self) -> None:
+        if not self._jobs:
+            self._timer.stop()
+            self.busyChanged.emit(False)
+
+    def _flush_progress(self) -> None:
+        for name in list(self._dirty):
+            running = self._jobs.get(name)
+            if running is not None and running.last is not None:
+                self.progress.emit(name, running.last)
+        self._dirty.clear()

@@ -1,0 +1,217 @@
+"""Honest training: run directory, pooled metrics, folds, stop and resume, settings."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, recall_score
+
+from mer_viewer.core.errors import MerError
+from mer_viewer.core.ml.checkpoint import load_checkpoint
+from mer_viewer.core.ml.config import TrainConfig, resolve_device
+from mer_viewer.core.ml.data import augment
+from mer_viewer.core.ml.protocol import plan_folds
+from mer_viewer.core.ml.train import run_training
+
+from .conftest import CLASSES_3, make_items
+
+FAST = dict(epochs=2, batch_size=4, points=32)
+
+
+def _run(config, items, out, **kw):
+    return list(run_training(config, items, out, **kw))
+
+
+def test_run_directory_and_pooled_metrics(tmp_path, fake_models):
+    items = make_items(unlabelled=1)
+    config = TrainConfig(**FAST)
+    records = _run(config, items, tmp_path, preprocessing={"align": "ecc"})
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and records[-1].step == records[-1].total
+    assert records[-1].result.phase == "done"
+    assert {r.result.phase for r in records} == {"start", "step", "epoch", "fold", "done"}
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    assert list(preds.columns) == ["subject", "clip", "fold", "true", "pred",
+                                   "p_negative", "p_positive", "p_surprise"]
+    assert len(preds) == metrics["n_samples"] == 24 and metrics["dropped"] == 4
+    kw = dict(labels=list(CLASSES_3), average="macro", zero_division=0)
+    assert metrics["uf1"] == pytest.approx(f1_score(preds.true, preds.pred, **kw))
+    assert metrics["uar"] == pytest.approx(recall_score(preds.true, preds.pred, **kw))
+    assert metrics["classes"] == list(CLASSES_3) and metrics["task"] == "3"
+    assert metrics["protocol"] == "loso" and len(metrics["confusion"]) == 3
+    np.testing.assert_allclose(preds[[f"p_{c}" for c in CLASSES_3]].sum(axis=1), 1, atol=1e-5)
+    assert (preds[[f"p_{c}" for c in CLASSES_3]].to_numpy().argmax(1)
+            == preds.pred.map(CLASSES_3.index)).all()
+
+    folds = json.loads((tmp_path / "folds.json").read_text())
+    assert len(folds) == 4
+    for f in folds:
+        assert not set(f["test"]) & set(f["train"])
+        assert set(preds[preds.fold == f["fold"]].subject) == set(f["test"])
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert TrainConfig.from_dict(cfg) == config and cfg["preprocessing"] == {"align": "ecc"}
+    for name in ("confusion.png", "curves.png"):
+        img = cv2.imread(str(tmp_path / name))
+        assert img is not None and img.std() > 10  # something is drawn
+    for k in range(4):
+        ck = load_checkpoint(tmp_path / "checkpoints" / f"fold_{k}.pt")
+        assert ck.extra["complete"] and ck.optimizer_state is None
+        assert ck.class_names == CLASSES_3 and ck.preprocessing == {"align": "ecc"}
+    assert not (tmp_path / "model.pt").exists()
+    assert "UF1" in (tmp_path / "report.md").read_text()
+
+
+def _stop_after(config, items, out, n):
+    gen = run_training(config, items, out)
+    for _ in range(n):
+        last = next(gen).result
+    gen.close()
+    return last.phase, last.fold, last.epoch
+
+
+# 18 training samples a fold, batches of 4: 5 steps an epoch. Stop mid-epoch before any
+# checkpoint, mid-epoch after one, and after the last epoch's checkpoint but before testing.
+@pytest.mark.parametrize("stop_after, where", [(4, ("step", 0, 1)), (10, ("step", 0, 2)),
+                                               (26, ("epoch", 1, 2))])
+def test_close_then_resume_matches_uninterrupted(tmp_path, fake_models, stop_after, where):
+    items = make_items()
+    config = TrainConfig(**FAST, augment=("rotate", "scale", "jitter"))
+    _run(config, items, tmp_path / "a")
+    assert _stop_after(config, items, tmp_path / "b", stop_after) == where
+    assert not (tmp_path / "b" / "metrics.json").exists()
+    assert not list((tmp_path / "b").rglob(".*.tmp"))
+    records = _run(config, items, tmp_path / "b", resume=True)
+    assert records[-1].step == records[-1].total
+    a = (tmp_path / "a" / "predictions.csv").read_text()
+    assert (tmp_path / "b" / "predictions.csv").read_text() == a
+    ma = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    mb = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert ma == mb
+
+
+def test_cancel_event_then_resume(tmp_path, fake_models):
+    items = make_items()
+    config = TrainConfig(**FAST)
+    _run(config, items, tmp_path / "a")
+    cancel = threading.Event()
+    records = []
+    for r in run_training(config, items, tmp_path / "b", cancel=cancel):
+        records.append(r)
+        if r.result.phase == "step" and r.result.fold == 2:
+            cancel.set()
+    assert records[-1].result.phase == "cancelled"
+    assert not (tmp_path / "b" / "metrics.json").exists()
+    resumed = _run(config, items, tmp_path / "b", resume=True)
+    assert [r.result.resumed for r in resumed if r.result.phase == "fold"] == \
+        [True, True, False, False]
+    assert (tmp_path / "b" / "predictions.csv").read_text() == \
+        (tmp_path / "a" / "predictions.csv").read_text()
+
+
+def test_resume_refuses_other_settings(tmp_path, fake_models):
+    items = make_items()
+    _stop_after(TrainConfig(**FAST), items, tmp_path, 5)
+    with pytest.raises(MerError, match="cannot resume.*lr"):
+        next(run_training(TrainConfig(**FAST, lr=0.01), items, tmp_path, resume=True))
+
+
+def test_holdout_inner_val_and_final_model(tmp_path, fake_models):
+    items = make_items(n_subjects=5, per_subject=4)
+    config = TrainConfig(**FAST, protocol="holdout", holdout_fraction=0.4, inner_val=0.34,
+                         final_model=True)
+    records = _run(config, items, tmp_path)
+    (fold,) = json.loads((tmp_path / "folds.json").read_text())
+    assert len(fold["test"]) == 2 and len(fold["train"]) == 3
+    assert not set(fold["test"]) & set(fold["train"])
+    assert fold["inner_val"] and set(fold["inner_val"]) < set(fold["train"])
+    epochs = [r.result for r in records if r.result.phase == "epoch" and not r.result.final_model]
+    assert all(e.val_uf1 is not None for e in epochs)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_samples"] == 8 and metrics["final_model"] == "model.pt"
+    assert 1 <= metrics["per_fold"][0]["tested_epoch"] <= 2
+    ck = load_checkpoint(tmp_path / "model.pt")
+    assert ck.class_names == CLASSES_3 and ck.extra["train"] == sorted(set(i.subject for i in items))
+    assert not (tmp_path / "checkpoints" / "final.pt").exists()
+    assert ck.build_model() is not None
+
+
+def test_test_subject_with_unseen_class_is_still_evaluated(tmp_path, fake_models):
+    # spNO.1 is the only subject with "surprise"; its LOSO fold never saw that class.
+    items = make_items(n_subjects=3, per_subject=4,
+                       labels_for=lambda s, j: "surprise" if s == 0 else CLASSES_3[j % 2])
+    _run(TrainConfig(**FAST), items, tmp_path)
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    assert (preds[preds.subject == "spNO.1"].true == "surprise").sum() == 4
+    assert len(preds) == 12
+
+
+def test_absent_class_left_out_of_the_run(tmp_path, fake_models):
+    items = make_items(n_subjects=2, per_subject=4,
+                       labels_for=lambda s, j: ("negative", "positive")[j % 2])
+    _run(TrainConfig(**FAST), items, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["classes"] == ["negative", "positive"]
+    assert metrics["absent_classes"] == ["surprise"]
+
+
+def test_bf16_autocast_runs(tmp_path, fake_models):
+    items = make_items(n_subjects=2, per_subject=4)
+    records = _run(TrainConfig(epochs=1, batch_size=4, bf16=True), items, tmp_path)
+    preds = records[-1].result.predictions
+    assert len(preds) == 8 and all(np.isfinite(p.probabilities).all() for p in preds)
+
+
+def test_unknown_model_is_a_user_error(tmp_path, fake_models):
+    with pytest.raises(MerError, match="cannot build model 'resnet'"):
+        _run(TrainConfig(**FAST, model="resnet"), make_items(n_subjects=2), tmp_path)
+
+
+def test_config_defaults_and_validation():
+    c = TrainConfig()
+    assert (c.model, c.classes, c.protocol, c.lr, c.weight_decay, c.batch_size, c.points,
+            c.sampling, c.seed, c.device) == ("pointnet2", "3", "loso", 1e-3, 1e-4, 24, 2048,
+                                              "sort", 0, "auto")
+    assert c.effective_lr_step == 2 and TrainConfig(epochs=100).effective_lr_step == 20
+    assert TrainConfig(epochs=300).effective_lr_step == 20
+    assert TrainConfig(classes=7).classes == "7"
+    for bad in (dict(classes="5"), dict(protocol="kfold"), dict(augment=("flip",)),
+                dict(inner_val=1.5), dict(batch_size=1), dict(device="tpu")):
+        with pytest.raises(MerError):
+            TrainConfig(**bad)
+
+
+def test_resolve_device():
+    import torch
+
+    assert resolve_device("auto").type in {"cuda", "mps", "cpu"}
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(MerError, match="cuda"):
+            resolve_device("cuda")
+
+
+def test_augment_moves_only_xyz():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 10, 6)).astype(np.float32)
+    y = augment(x, ("rotate",), np.random.default_rng(1), rotate_deg=10, scale_range=0.1,
+                jitter_std=0.01)
+    np.testing.assert_array_equal(y[..., 3:], x[..., 3:])
+    np.testing.assert_allclose(y[..., 1], x[..., 1], atol=1e-6)  # about the vertical axis
+    np.testing.assert_allclose(np.linalg.norm(y[..., :3], axis=2),
+                               np.linalg.norm(x[..., :3], axis=2), rtol=1e-5)
+    assert not np.allclose(y, x)
+
+
+def test_loso_plan_never_tests_a_training_subject():
+    folds = plan_folds([f"spNO.{k}" for k in (10, 2, 1, 2)], "loso", 0, inner_val=0.5)
+    assert [f.test for f in folds] == [("spNO.1",), ("spNO.2",), ("spNO.10",)]
+    for f in folds:
+        assert f.test[0] not in f.train and f.test[0] not in f.inner_val
+        assert set(f.inner_val) < set(f.train) and f.fit

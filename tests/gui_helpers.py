@@ -1,0 +1,82 @@
+"""Helpers of the Qt and GL tests: a main window on a corpus, waiting until it has loaded."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+
+def make_window(qtbot, settings_dir: Path, flow: str = "dis"):
+    """A main window with private settings (nothing restored), shown."""
+    from mer_viewer.qt.main_window import MainWindow
+
+    settings = QtCore.QSettings(str(settings_dir / "mer-viewer.ini"),
+                                QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings, restore=False)
+    window.views2d.flow.method_box.setCurrentText(flow)  # DIS: milliseconds, not seconds
+    def before_close(w):
+        w.session.undo.setClean()  # no "save your edits?" dialog when the test ends
+        w.shutdown()
+
+    qtbot.addWidget(window, before_close_func=before_close)
+    window.resize(1400, 900)
+    window.show()
+    return window
+
+
+def wait_settled(qtbot, window, timeout_s: float = 60.0) -> None:
+    """Process events until every job ended and the views show the current clip."""
+    from mer_viewer.qt.screenshot import settled
+
+    deadline = time.monotonic() + timeout_s
+    streak = 0
+    while time.monotonic() < deadline:
+        qtbot.wait(30)
+        streak = streak + 1 if settled(window) else 0
+        if streak >= 3:
+            return
+    raise AssertionError(f"window did not settle in {timeout_s} s; jobs: {window.jobs.names()}")
+
+
+def open_and_wait(qtbot, window, root: Path, clip: str | None = None,
+                  timeout_s: float = 60.0) -> None:
+    window.open_dataset(root, clip)
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=int(timeout_s * 1000))
+    wait_settled(qtbot, window, timeout_s)
+
+
+def press(qtbot, widget: QtWidgets.QWidget, key: QtCore.Qt.Key) -> None:
+    """A key press the way a user makes it (shortcuts included)."""
+    widget.activateWindow()
+    widget.setFocus()
+    qtbot.keyClick(widget, key)
+
+
+def clip_spec(root: Path, index: int = 0) -> str:
+    """``SUBJECT/CLIP_ONSET`` of the ``index``-th loadable sample of ``root`` (for --clip)."""
+    from mer_viewer.core.dataset import Dataset
+
+    sample = Dataset.open(root).samples[index]
+    return f"{sample.subject}/{sample.clip}_{sample.onset}"
+
+
+def gl_unavailable_reason() -> str | None:
+    """Why real OpenGL rendering is impossible in this process, or None when it works."""
+    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+        return "no display: Qt runs offscreen (install Xvfb, or run under xvfb-run)"
+    from PySide6 import QtGui, QtWidgets
+
+    if QtWidgets.QApplication.instance() is None:
+        return "no QApplication"
+    context = QtGui.QOpenGLContext()
+    if not context.create():
+        return "no OpenGL context could be created"
+    surface = QtGui.QOffscreenSurface()
+    surface.create()
+    if not context.makeCurrent(surface):
+        return "the OpenGL context cannot be made current"
+    context.doneCurrent()
+    return None

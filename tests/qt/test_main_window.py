@@ -1,0 +1,121 @@
+"""Main window: keyboard shortcuts, drag and drop, recent datasets, remembered settings."""
+
+from __future__ import annotations
+
+import warnings
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from mer_viewer.qt.settings import recent_datasets
+from mer_viewer.qt.shortcuts import SHORTCUTS, ShortcutsDialog
+from tests.gui_helpers import clip_spec, make_window, open_and_wait, wait_settled
+
+
+def _key(qtbot, window, key):
+    # No window manager under Xvfb activates windows; window shortcuts need an active window.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        QtWidgets.QApplication.setActiveWindow(window)
+    qtbot.keyClick(window.views2d, key)
+
+
+def test_keyboard_moves_frames_and_clips(qtbot, demo_corpus, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, demo_corpus, clip_spec(demo_corpus, 0))
+    state = window.state
+    qtbot.waitExposed(window)
+    start = state.frame
+    _key(qtbot, window, QtCore.Qt.Key.Key_Right)
+    _key(qtbot, window, QtCore.Qt.Key.Key_Right)
+    assert state.frame == start + 2
+    _key(qtbot, window, QtCore.Qt.Key.Key_Left)
+    assert state.frame == start + 1
+    _key(qtbot, window, QtCore.Qt.Key.Key_A)
+    assert state.frame == state.sample.apex
+    _key(qtbot, window, QtCore.Qt.Key.Key_Home)
+    assert state.frame == state.sample.onset
+
+    first = state.sample.key
+    _key(qtbot, window, QtCore.Qt.Key.Key_PageDown)
+    assert state.sample is not None and state.sample.key != first
+    assert window.browser.current_row().key == state.sample.key
+    wait_settled(qtbot, window)
+    _key(qtbot, window, QtCore.Qt.Key.Key_PageUp)
+    assert state.sample.key == first
+
+    _key(qtbot, window, QtCore.Qt.Key.Key_Space)
+    assert window.views2d.scrubber.playing
+    _key(qtbot, window, QtCore.Qt.Key.Key_Space)
+    assert not window.views2d.scrubber.playing
+    wait_settled(qtbot, window)
+
+    # every shortcut of the table has its action in the window, and the help lists them
+    names = {a.objectName() for a in window.findChildren(QtGui.QAction)}
+    assert set(SHORTCUTS) <= names
+    dialog = ShortcutsDialog(window)
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == len(SHORTCUTS)
+
+
+def test_drop_folder_recent_and_settings(qtbot, demo_corpus, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(demo_corpus))])
+    pos = QtCore.QPointF(50, 50)
+    enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.DropAction.CopyAction, mime,
+                                  QtCore.Qt.MouseButton.LeftButton,
+                                  QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(pos, QtCore.Qt.DropAction.CopyAction, mime,
+                            QtCore.Qt.MouseButton.LeftButton,
+                            QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20_000)
+    wait_settled(qtbot, window)
+    assert window.state.sample is not None  # the first sample is shown
+    assert recent_datasets(window.settings)[0] == str(demo_corpus.resolve())
+
+    window.cloud_panel.controls.points.setCurrentIndex(
+        window.cloud_panel.controls.points.findData(1024))
+    window.cloud_panel.controls.align.setCurrentIndex(
+        window.cloud_panel.controls.align.findData("landmarks"))
+    wait_settled(qtbot, window)
+    assert window.state.cloud_params.align == "landmarks"
+    window.save_settings()
+
+    from mer_viewer.qt.main_window import MainWindow
+
+    again = MainWindow(window.settings, restore=True)
+    qtbot.addWidget(again, before_close_func=lambda w: w.shutdown())
+    assert again.cloud_panel.controls.sampling("left").points == 1024
+    assert again.state.cloud_params.align == "landmarks"
+    assert again.views2d.flow.method == "dis"
+
+
+def test_settings_file_under_xdg_config(qtbot, tmp_path):
+    import os
+
+    from mer_viewer.qt.settings import open_settings, settings_file
+
+    assert str(settings_file()).startswith(os.environ["XDG_CONFIG_HOME"])
+    s = open_settings()
+    s.setValue("probe", 1)
+    s.sync()
+    assert settings_file().is_file()
+
+
+def test_demo_built_on_first_use_with_progress(qtbot, tmp_path, monkeypatch):
+    from mer_viewer.core.paths import demo_root
+    from mer_viewer.qt import session
+
+    monkeypatch.setattr(session, "DEMO_SIZE", {"subjects": 1, "clips_per_subject": 1, "seed": 3})
+    window = make_window(qtbot, tmp_path)
+    root = demo_root()
+    assert not (root / session.DEMO_SHEET).exists()
+    window.open_demo()
+    assert window.jobs.is_running("demo") and window.job_status.isVisible()
+    assert "demo" in window.job_status.label.text()
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=120_000)
+    assert window.state.dataset.root == root and (root / session.DEMO_SHEET).is_file()
+    wait_settled(qtbot, window)
