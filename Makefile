@@ -9,11 +9,9 @@ SYSTEM_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libglx
 
 .PHONY: run test install install-test system-deps bench clean-venv
 
-## run: install the app and start it on the demo corpus (built on first use)
+## run: install the app and start it on the demo corpus (built on first use, with progress)
 run: install
-	@demo="$$($(PY) -c 'from mer_viewer.core.paths import demo_root; print(demo_root())')"; \
-	test -f "$$demo/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx" || $(VENV)/bin/mer demo --out "$$demo"; \
-	$(VENV)/bin/mer info "$$demo"
+	$(VENV)/bin/mer-viewer --demo
 
 ## test: install everything, test dependencies included, and run the whole test suite
 test: install-test
