@@ -1,0 +1,30 @@
+"""The bundled checkpoint loads with weights_only and classifies a demo clip in one call."""
+
+from __future__ import annotations
+
+import json
+
+from mer_viewer.cli import main
+from mer_viewer.core.dataset import Dataset
+from mer_viewer.core.ml.checkpoint import load_checkpoint
+from mer_viewer.core.ml.classify import bundled_checkpoint
+
+
+def test_bundled_checkpoint_records_its_preprocessing():
+    checkpoint = load_checkpoint(bundled_checkpoint("3"))
+    assert checkpoint.model_name == "pointnet2"
+    assert checkpoint.class_names == ("negative", "positive", "surprise")
+    cloud = checkpoint.preprocessing["cloud"]
+    assert cloud["align"] == "ecc" and cloud["denoise_sigma_px"] == 3.0
+    assert checkpoint.preprocessing["sampling"] == {"points": 2048, "method": "sort",
+                                                    "rank": "color_l2", "seed": 0}
+
+
+def test_classify_without_checkpoint_uses_the_bundled_one(demo_corpus, capsys):
+    sample = next(s for s in Dataset.open(demo_corpus).samples if s.label("3"))
+    assert main(["classify", str(demo_corpus), sample.subject, sample.id.split("_", 1)[1],
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["probabilities"]) == {"negative", "positive", "surprise"}
+    assert abs(sum(result["probabilities"].values()) - 1) < 1e-5
+    assert result["true"] == sample.label("3")
