@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .atomic import atomic_path
 from .dataset import Sample
 from .errors import FrameError, MerError
 from .face import Box
@@ -48,20 +48,13 @@ def cache_file(sample: Sample, params: CloudParams, root: Path | None = None) ->
 
 def save_cloud(cloud: MotionCloud, path: Path) -> None:
     """Write the sampling-independent part of a cloud atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(cloud, name) for name in _ARRAYS}
     arrays["box"] = np.asarray(cloud.box, dtype=np.int64)
     arrays["scale"] = np.float64(cloud.scale)
     arrays["meta"] = np.frombuffer(
         json.dumps({"sample_id": cloud.sample_id, "provenance": cloud.provenance}).encode(), np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_cloud(path: Path) -> MotionCloud | None:

@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import MerError
 from .pipeline import MotionCloud
 
 
-def _atomic_target(path: Path) -> tuple[Path, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    return path, Path(tmp)
-
-
 def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
-    """(N, 3) metres and (N, 3) colours in [0, 1] -> binary PLY via Open3D."""
+    """(N, 3) metres and (N, 3) colours in [0, 1] -> binary PLY via Open3D, atomically."""
     import open3d as o3d
 
     cloud = o3d.geometry.PointCloud()
     cloud.points = o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64))
     cloud.colors = o3d.utility.Vector3dVector(np.clip(np.asarray(colors, np.float64), 0, 1))
-    path, tmp = _atomic_target(Path(path))
-    try:
+    with atomic_path(path) as tmp:
         if not o3d.io.write_point_cloud(str(tmp), cloud, write_ascii=False):
             raise MerError(f"{path}: Open3D could not write the PLY file")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Arrays -> uncompressed npz, written atomically."""
-    path, tmp = _atomic_target(Path(path))
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def export_cloud(cloud: MotionCloud, path: Path) -> None:
@@ -63,10 +46,6 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     """(h, w, 3) uint8 RGB -> PNG, written atomically."""
     import cv2
 
-    path, tmp = _atomic_target(Path(path))
-    try:
+    with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
             raise MerError(f"{path}: could not write the image")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..atomic import atomic_path
 from ..paths import data_dir
 from .sheets import SheetRow, frame_number, read_sheet, subject_name
 
@@ -138,17 +138,8 @@ class EditStore:
         """Write the sidecar atomically; returns its path."""
         payload = {"format": FORMAT, "version": VERSION,
                    "edits": {k: e.as_json() for k, e in sorted(self._edits.items())}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, indent=2, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, ensure_ascii=False)
         return self.path
 
 
@@ -195,15 +186,9 @@ def export_merged(dataset, path: Path) -> Path:
             "status": status.get(key, ""),
         })
     frame = pd.DataFrame.from_records(records)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
             frame.to_excel(tmp, sheet_name="label", index=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path

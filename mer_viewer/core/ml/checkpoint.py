@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mer_viewer.core.atomic import atomic_path
 from mer_viewer.core.errors import CheckpointError, MerError
 
 MAGIC_KEY = "mer_viewer_checkpoint"
@@ -86,17 +87,8 @@ def atomic_torch_save(obj: Any, path: Path | str) -> Path:
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mer_viewer.core.atomic import write_bytes_atomic
 from mer_viewer.core.ml.metrics import Metrics
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -23,19 +23,7 @@ _PALETTE = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 
 
 def write_atomic(path: Path | str, data: bytes) -> Path:
     """Write bytes to a temporary file beside ``path`` and ``os.replace`` it there."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_bytes_atomic(path, data)
 
 
 def write_json(path: Path | str, obj: Any) -> Path:
