@@ -369,10 +369,57 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- mer experiment ---------------------------------------------------------------------
+
+def _add_experiment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="the paper's ablation (sampling, N, model) under LOSO",
+                       description="Train every setting (sort vs random, N 1024/2048/4096, "
+                                   "PointNet++/PointNet/DGCNN) with several seeds under LOSO and "
+                                   "write OUT/results.md (mean ± std of UF1 and UAR).")
+    _add_clip_args(p, sample=False)
+    p.add_argument("--out", required=True, type=Path, help="experiment folder")
+    p.add_argument("--classes", choices=("3", "4", "7", "objective"), default="3")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
+    p.add_argument("--models", nargs="+", choices=("pointnet2", "pointnet", "dgcnn"),
+                   default=None, help="restrict to these models")
+    p.add_argument("--points", nargs="+", type=int, default=None, help="restrict to these N")
+    p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
+    p.add_argument("--json", action="store_true", help="print every run's scores")
+    p.set_defaults(handler=_cmd_experiment)
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .core.dataset import Dataset
+    from .core.ml.config import TrainConfig
+    from .core.ml.experiment import PAPER_SETTINGS, markdown_table, run_experiment
+
+    if args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    settings = [s for s in PAPER_SETTINGS
+                if (args.models is None or s.model in args.models)
+                and (args.points is None or s.points in args.points)]
+    if not settings:
+        raise UsageError("no setting left after --models/--points")
+    base = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    scores = drive(run_experiment(Dataset.open(args.root), args.out, settings,
+                                  tuple(range(args.seeds)), args.classes, base,
+                                  _cloud_params(args), args.workers), "experiment")
+    if args.json:
+        _print_json([{**asdict(s.setting), "seed": s.seed, "uf1": s.uf1, "uar": s.uar}
+                     for s in scores])
+    else:
+        print(markdown_table(scores, args.classes), end="")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------
 
 COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
-    _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess, _add_train, _add_classify)
+    _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess, _add_train, _add_classify,
+    _add_experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
