@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..core.ml.classify import Classification
 from ..core.progress import Progress
 from .state import ViewerState
 from .workers import JobRunner
@@ -19,42 +19,14 @@ BAR_PREDICTED = (240, 170, 40)
 TRUE_PEN = pg.mkPen((80, 230, 120), width=3)
 
 
-@dataclass(frozen=True)
-class ClassifyResult:
-    """A clip's class probabilities and saliency of its N sampled points (by pixel)."""
-
-    sample_id: str
-    predicted: str
-    probabilities: dict[str, float]
-    true: str | None
-    checkpoint: Path
-    pixels: np.ndarray      # (N, 2) full-frame (u, v) of the network's points
-    saliency: np.ndarray    # (N,) ‖∂ logit / ∂ input‖ of the predicted class
-
-
 def classify_job(sample, checkpoint_path: Path | None, bundled_task: str = "3"):
-    """Load the checkpoint (cached), make the clip's input as it was trained, predict, explain."""
-    from ..core.cache import cached_cloud
-    from ..core.ml.classify import bundled_checkpoint, load_for_inference, task_of
-    from ..core.ml.inference import predict, saliency
-    from ..core.ml.items import Preprocessing
+    """Classify the clip (cached model, input made as in training) and explain the decision."""
+    from ..core.ml.classify import bundled_checkpoint, classify
 
-    yield Progress(0, 3, "loading the model")
-    path = checkpoint_path or bundled_checkpoint(bundled_task)
-    checkpoint, model = load_for_inference(path)
-    yield Progress(1, 3, "motion cloud as in training")
-    pre = Preprocessing.from_dict(checkpoint.preprocessing)
-    cloud = cached_cloud(sample, pre.cloud, pre.sampling)
-    features = cloud.network_input
-    yield Progress(2, 3, "predicting")
-    probs = predict(model, features)
-    names = list(checkpoint.class_names)
-    best = int(np.argmax(probs))
-    sal = saliency(model, features, best)
-    yield Progress(3, 3, f"{names[best]} ({probs[best]:.0%})", ClassifyResult(
-        sample.id, names[best], {n: float(p) for n, p in zip(names, probs)},
-        sample.label(task_of(checkpoint)), Path(checkpoint.path),
-        cloud.pixels[cloud.sampled], sal))
+    yield Progress(0, 1, "classifying")
+    result = classify(sample, checkpoint_path or bundled_checkpoint(bundled_task), explain=True)
+    best = result.probabilities[result.predicted]
+    yield Progress(1, 1, f"{result.predicted} ({best:.0%})", result)
 
 
 class ProbabilityChart(pg.PlotWidget):
@@ -120,7 +92,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         lay.addWidget(self.result_label)
         lay.addWidget(self.chart, 1)
         lay.addWidget(self.saliency_check)
-        self.result: ClassifyResult | None = None
+        self.result: Classification | None = None
         self.button.clicked.connect(self.classify)
         self.choose.clicked.connect(self._ask_checkpoint)
         self.saliency_check.toggled.connect(lambda _on: self._apply_saliency())
@@ -166,7 +138,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         self.cloud_panel.set_saliency("", None)
 
     def _on_result(self, name: str, result) -> None:
-        if name != self.JOB or not isinstance(result, ClassifyResult):
+        if name != self.JOB or not isinstance(result, Classification):
             return
         if self.state.sample is None or result.sample_id != self.state.sample.id:
             return

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..dataset import Sample
 from ..errors import CheckpointError
-from .items import Preprocessing, sample_features
+from ..cache import cached_cloud
+from .items import Preprocessing
 
 #: Bundled checkpoints live in the checkout's resources/ folder (installed editable).
 RESOURCES = Path(__file__).resolve().parents[3] / "resources"
@@ -27,15 +28,21 @@ def bundled_checkpoint(task: str = "3") -> Path:
     return path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Classification:
-    """A clip's predicted class, the probability of every class and its annotated class."""
+    """A clip's predicted class, the probability of every class and its annotated class.
+
+    With ``explain``: ``pixels`` (N, 2) full-frame (u, v) of the network's points and
+    ``saliency`` (N,) ‖∂ logit / ∂ input‖ of the predicted class at each of them.
+    """
 
     sample_id: str
     predicted: str
     probabilities: dict[str, float]
     true: str | None
     checkpoint: Path
+    pixels: np.ndarray | None = None
+    saliency: np.ndarray | None = None
 
     def as_json(self) -> dict:
         return {"predicted": self.predicted, "probabilities": self.probabilities,
@@ -65,23 +72,26 @@ def task_of(checkpoint) -> str:
     return str(checkpoint.config.get("classes", "3"))
 
 
-def features_for(sample: Sample, checkpoint, cache_root: Path | None = None) -> np.ndarray:
-    """(N, 6) network input of ``sample`` made exactly as the checkpoint's training data was."""
-    return sample_features(sample, Preprocessing.from_dict(checkpoint.preprocessing), cache_root)
-
-
 def classify(sample: Sample, checkpoint_path: Path | None = None,
-             cache_root: Path | None = None) -> Classification:
-    """Predicted class and probabilities of ``sample`` (bundled 3-class model by default)."""
-    from .inference import predict
+             cache_root: Path | None = None, explain: bool = False) -> Classification:
+    """Predicted class and probabilities of ``sample`` (bundled 3-class model by default),
+    its input made exactly as the checkpoint's training data was; ``explain`` adds the
+    per-point saliency of the predicted class."""
+    from .inference import predict, saliency
 
     checkpoint, model = load_for_inference(checkpoint_path)
-    probabilities = predict(model, features_for(sample, checkpoint, cache_root))
+    preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
+    cloud = cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
+    features = cloud.network_input
+    probabilities = predict(model, features)
     names = list(checkpoint.class_names)
+    best = int(np.argmax(probabilities))
     return Classification(
         sample_id=sample.id,
-        predicted=names[int(np.argmax(probabilities))],
+        predicted=names[best],
         probabilities={name: float(p) for name, p in zip(names, probabilities)},
         true=sample.label(task_of(checkpoint)),
         checkpoint=checkpoint.path,
+        pixels=cloud.pixels[cloud.sampled] if explain else None,
+        saliency=saliency(model, features, best) if explain else None,
     )
