@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,17 @@ def _device_of(model):
     return "cpu"
 
 
+@contextmanager
+def _in_eval_mode(model):
+    """Run the block with ``model`` in eval mode; its previous mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
             batch_size: int = 32) -> np.ndarray:
     """Softmax probabilities: ``(B, N, C) -> (B, K) float32`` or ``(N, C) -> (K,)``.
@@ -40,16 +52,11 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
     if x.ndim != 3:
         raise ValueError(f"features must be (N, C) or (B, N, C), got shape {x.shape}")
     dev = _device_of(model)
-    was_training = model.training
-    model.eval()
-    try:
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                logits = model(torch.from_numpy(x[i:i + batch_size]).to(dev))
-                out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    finally:
-        model.train(was_training)
+    out = []
+    with _in_eval_mode(model), torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            logits = model(torch.from_numpy(x[i:i + batch_size]).to(dev))
+            out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)
     return probs[0] if single else probs
 
@@ -68,15 +75,10 @@ def saliency(model_or_checkpoint, features: np.ndarray, target_class: int, *,
     if x.ndim != 2:
         raise ValueError(f"features must be (N, C), got shape {x.shape}")
     dev = _device_of(model)
-    was_training = model.training
-    model.eval()
-    try:
-        inp = torch.from_numpy(x[None].copy()).to(dev).requires_grad_(True)
-        with torch.enable_grad():
-            logits = model(inp)
-            if not 0 <= target_class < logits.shape[1]:
-                raise ValueError(f"target_class {target_class} outside 0..{logits.shape[1] - 1}")
-            (grad,) = torch.autograd.grad(logits[0, target_class], inp)
-    finally:
-        model.train(was_training)
+    inp = torch.from_numpy(x[None].copy()).to(dev).requires_grad_(True)
+    with _in_eval_mode(model), torch.enable_grad():
+        logits = model(inp)
+        if not 0 <= target_class < logits.shape[1]:
+            raise ValueError(f"target_class {target_class} outside 0..{logits.shape[1] - 1}")
+        (grad,) = torch.autograd.grad(logits[0, target_class], inp)
     return grad[0].norm(dim=1).detach().cpu().numpy().astype(np.float32)
