@@ -17,13 +17,17 @@ class AnnotationError(DatasetError):
     """An annotation sheet cannot be read or lacks required columns."""
 
 
-class FrameError(MerError):
-    """A frame file is missing, unreadable, or has the wrong type or size."""
+class FileError(MerError):
+    """A problem with one file; the message is ``<path>: <problem>``."""
 
     def __init__(self, path: Path | str, problem: str):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class FrameError(FileError):
+    """A frame file is missing, unreadable, or has the wrong type or size."""
 
 
 class SampleNotFoundError(DatasetError):
@@ -39,13 +43,8 @@ class FaceNotFoundError(MerError):
         super().__init__(f"{self.source}: {problem}")
 
 
-class CheckpointError(MerError):
+class CheckpointError(FileError):
     """A checkpoint file is missing, unreadable, truncated, or not a mer_viewer checkpoint."""
-
-    def __init__(self, path: Path | str, problem: str):
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class PipelineError(MerError):

@@ -139,18 +139,22 @@ class MotionCloud:
                                 sampling.seed, points=self.points_m)
         return replace(self, sampling=sampling, sampled=chosen.indices, padded=chosen.padded)
 
-    @property
-    def inputs(self) -> np.ndarray:
-        """(K, 6) float32 network input of every kept point: (xyz − c) / scale ⊕ (r̂, θ̂, φ̂)."""
-        out = np.empty((len(self), 6), dtype=np.float32)
-        out[:, :3] = (self.points_m.astype(np.float64) - self.centre) / self.scale
-        out[:, 3:] = self.colors
+    def _inputs_of(self, index) -> np.ndarray:
+        points = self.points_m[index]
+        out = np.empty((len(points), 6), dtype=np.float32)
+        out[:, :3] = (points.astype(np.float64) - self.centre) / self.scale
+        out[:, 3:] = self.colors[index]
         return out
 
     @property
+    def inputs(self) -> np.ndarray:
+        """(K, 6) float32 network input of every kept point: (xyz − c) / scale ⊕ (r̂, θ̂, φ̂)."""
+        return self._inputs_of(slice(None))
+
+    @property
     def network_input(self) -> np.ndarray:
-        """(N, 6) float32 network input of the sampled points."""
-        return self.inputs[self.sampled]
+        """(N, 6) float32 network input of the sampled points (computed for those only)."""
+        return self._inputs_of(self.sampled)
 
     def sampled_arrays(self) -> dict[str, np.ndarray]:
         """The npz of SPEC §6: points, colors, motion, pixels, input for the N sampled points."""

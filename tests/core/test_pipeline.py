@@ -55,6 +55,7 @@ def test_network_input_and_sampling(cloud):
     assert cloud.sampled.shape == (1024,) and cloud.padded == 0
     x = cloud.network_input
     assert x.shape == (1024, 6) and x.dtype == np.float32
+    assert np.array_equal(x, cloud.inputs[cloud.sampled])
     assert np.abs(x[:, :3]).max() <= 1.0 + 1e-6  # scaled by the largest distance of ALL kept points
     key = cloud.rank_key("color_l2")
     assert key[cloud.sampled].min() >= np.sort(key)[-1024] - 1e-12  # sort keeps the top N
