@@ -122,7 +122,7 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int) -> list[Sample
         upper_letter = normal_letters[-1] if number in upper_case_subjects and normal_letters else None
         next_onset: dict[str, int] = {}
         for (kind, emotion), letter in zip(order, letters):
-            span = int(rng.choice([6, 6, 6, 6, 7, 8, 10]))  # 7–11 frames, mostly 7
+            span = int(rng.choice([4, 4, 4, 5, 6, 8]))  # 5–9 frames, mostly 5
             onset = 1 if kind == "onset_zero" else next_onset.get(letter, int(rng.integers(20, 400)))
             apex = int(np.clip(onset + round(span * rng.uniform(0.4, 0.6)), onset + 2, onset + span - 2))
             offset = onset + span
