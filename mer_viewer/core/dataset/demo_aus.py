@@ -22,14 +22,23 @@ import numpy as np
 from .demo_head import MIRROR_68, smooth_bump
 from .labels import au_numbers, parse_au
 
-#: AU strings drawn for each emotion (an AU may appear with a side prefix).
+#: AU strings drawn for each emotion (an AU may appear with a side prefix). The three
+#: groups of the 3-class task move different parts of the face, or the same part the
+#: opposite way, so that emotions are learnable from where and how the face moved
+#: (SPEC §5): positive raises the cheeks and pulls the lip corners up (AU6, AU12);
+#: surprise lifts the whole forehead, the upper lids and drops the jaw (AU1+2, AU5,
+#: AU26); negative lowers and draws the brows together, tightens the lower lids,
+#: wrinkles the nose, raises the upper lip or the chin, pulls the lip corners down or
+#: sideways and tightens the lips (AU4, 7, 9, 10, 15, 17, 20, 23). Prototypical fear
+#: (AU1+2+4+5+20) shares its forehead and lids with surprise; its variants here keep
+#: the AU4 and AU20 that set it apart.
 EMOTION_AU_CHOICES: dict[str, tuple[str, ...]] = {
     "happy": ("6+12", "12", "6+12", "R12", "6+L12", "L12+6", "12"),
     "surprise": ("1+2", "1+2+5", "1+2+26", "1+2+5+26", "L2+L1", "2+1+26", "5+26"),
     "disgust": ("9", "9+10", "4+9", "10", "4+10", "4+9+10", "R10"),
-    "sad": ("1+15", "15", "1+4+15", "15+17", "1+4", "L15", "1+15+17"),
-    "anger": ("4+7", "4+5+7", "4+7+23", "23", "4+5+7+23", "4+5", "R4+R7"),
-    "fear": ("1+2+4", "1+2+4+5+20", "20", "4+20", "1+2+4+20", "L20"),
+    "sad": ("4+15", "15", "4+15+17", "15+17", "17", "L15", "4+17"),
+    "anger": ("4+7", "4+7+17", "4+7+23", "23", "4+7+17+23", "4+23", "R4+R7"),
+    "fear": ("4+20", "20", "4+7+20", "20+23", "4+17+20", "L20"),
     "others": ("14", "R14", "L14", "24", "28", "T28+14", "14+28"),
 }
 
