@@ -6,6 +6,10 @@ time, and ball query never sorts them. The index-returning ops run without
 autograd. Squared distances use the same expansion as the common
 open-source PointNet++ (``−2 c·x + ‖c‖² + ‖x‖²``, yanx27/Pointnet_Pointnet2_pytorch),
 so points on a radius boundary fall on the same side as there.
+
+Distances are always computed in float32 (or float64), also inside a
+bfloat16/float16 autocast region: a bf16 distance has 8 bits of mantissa,
+enough to put a neighbour on the wrong side of a ball-query radius.
 """
 
 from __future__ import annotations
@@ -44,10 +48,17 @@ def square_distance(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor
     Exactly the reference's operations in its order, so results agree bit for
     bit: ``−2 q·p`` (a power-of-two scale is exact), then ``+ ‖q‖²``, then ``+ ‖p‖²``.
     """
-    dist = torch.matmul(queries, points.transpose(1, 2)).mul_(-2)
-    dist += torch.sum(queries**2, -1).unsqueeze(-1)
-    dist += torch.sum(points**2, -1).unsqueeze(-2)
+    with torch.autocast(queries.device.type, enabled=False):
+        queries, points = full_precision(queries), full_precision(points)
+        dist = torch.matmul(queries, points.transpose(1, 2)).mul_(-2)
+        dist += torch.sum(queries**2, -1).unsqueeze(-1)
+        dist += torch.sum(points**2, -1).unsqueeze(-2)
     return dist
+
+
+def full_precision(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as float32 if it is a 16-bit float, else unchanged."""
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
 
 
 def random_start(xyz: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

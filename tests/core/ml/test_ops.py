@@ -104,6 +104,21 @@ def test_ball_query_covers_padding_and_truncation_at_model_size():
     assert torch.equal(got, expected)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_neighbours_are_found_in_full_precision_under_autocast(dtype):
+    """Inside a low-precision autocast region (bf16 training) ball query and kNN pick the
+    same neighbours as in float32: a bf16 distance would move points across the radius."""
+    xyz = cloud(2, 2048, 3) / 2
+    centres = ops.index_points(xyz, ops.farthest_point_sample(xyz, 256))
+    expected_ball = ops.ball_query(0.2, 32, xyz, centres)
+    expected_knn = ops.knn(xyz, 8, centres)
+    with torch.autocast("cpu", dtype=dtype):
+        assert torch.equal(ops.ball_query(0.2, 32, xyz, centres), expected_ball)
+        assert torch.equal(ops.knn(xyz.to(dtype), 8, centres.to(dtype)),
+                           ops.knn(xyz.to(dtype).float(), 8, centres.to(dtype).float()))
+        assert ops.square_distance(centres, xyz).dtype == torch.float32
+
+
 def test_ball_query_pads_beyond_n_points():
     xyz = torch.tensor([[[0.0, 0, 0], [0.1, 0, 0]]])
     assert ops.ball_query(0.5, 4, xyz, xyz).tolist() == [[[0, 1, 0, 0], [0, 1, 0, 0]]]

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import ball_query, farthest_point_sample, index_points, random_start
+from ..ops import (ball_query, farthest_point_sample, full_precision, index_points,
+                   random_start)
 from .layers import SharedMLP, activate, classifier_head, folded, uses_batch_stats
 
 # (npoint, radii, nsamples, mlps) per set-abstraction level; npoint None = group all.
@@ -76,14 +77,22 @@ class GroupMLP(nn.Module):
                 h = activate(F.linear(h, *fold), 0.0)
         return h.reshape(*lead, h.shape[-1]).max(dim).values
 
+    def _first_linear(self, xyz: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        """``W·[x, f] + b`` per point, in full precision even under autocast: the centre is
+        subtracted from it afterwards, a difference of nearby values that bfloat16 would blur."""
+        weight, bias = self._first_layer()
+        inputs = xyz if features is None else torch.cat([xyz, full_precision(features)], -1)
+        with torch.autocast(xyz.device.type, enabled=False):
+            return F.linear(inputs, weight, bias)
+
     def forward(self, xyz: torch.Tensor, features: torch.Tensor | None,
                 centres: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """``xyz (B, N, 3), features (B, N, D) | None, centres (B, S, 3), idx (B, S, K) -> (B, S, C)``."""
-        weight, bias = self._first_layer()
-        inputs = xyz if features is None else torch.cat([xyz, features], -1)
-        per_point = F.linear(inputs, weight, bias)
+        per_point = self._first_linear(xyz, features)
+        weight = self._first_layer()[0]
         # Negated here, on (B, S, C0), so the backward of the broadcast add is a plain sum.
-        minus_centre = F.linear(centres, weight[:, :3]).neg_().unsqueeze(2)
+        with torch.autocast(xyz.device.type, enabled=False):
+            minus_centre = F.linear(centres, weight[:, :3]).neg_().unsqueeze(2)
         if any(uses_batch_stats(norm) for norm in self.mlp.norms):
             # Batch statistics need every group at once.
             grouped = index_points(per_point, idx).add_(minus_centre)
@@ -101,9 +110,7 @@ class GroupMLP(nn.Module):
 
     def forward_all(self, xyz: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
         """One group of all points, xyz not centred (as in the reference): ``-> (B, C)``."""
-        weight, bias = self._first_layer()
-        inputs = xyz if features is None else torch.cat([xyz, features], -1)
-        return self._pooled(F.linear(inputs, weight, bias), 1)
+        return self._pooled(self._first_linear(xyz, features), 1)
 
 
 class SetAbstraction(nn.Module):
