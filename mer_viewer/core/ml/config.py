@@ -42,6 +42,13 @@ class TrainConfig:
       ``scale`` (xyz × U(1 ± scale_range)) and ``jitter`` (xyz + N(0, jitter_std)
       clipped to ±3σ, in normalised units). None by default, as in the paper.
     - ``bf16``: autocast to bfloat16 on the device (CPU included).
+    - ``precise_bn``: before a model is evaluated (inner validation, test, the
+      final model), its BatchNorm statistics are recomputed over the fold's
+      training samples with the weights it has then, in eval behaviour
+      otherwise (no dropout, fixed FPS start). The running averages kept during
+      training lag behind the weights; after a few dozen steps (a short run on
+      a small corpus) they can differ so much that the model which fits its
+      training data in train mode predicts one class in eval mode.
     - ``final_model``: after the folds, also train one model on all subjects
       (same epochs; with ``inner_val``, the median of the folds' chosen epochs)
       and save it as ``model.pt`` — the checkpoint for ``mer classify``.
@@ -68,6 +75,7 @@ class TrainConfig:
     holdout_fraction: float = 0.2
     inner_val: float | None = None
     final_model: bool = False
+    precise_bn: bool = True
     model_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -27,6 +27,7 @@ from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices,
                                      n_batches, stack_items)
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
+from mer_viewer.core.ml.runtime import keep_freed_memory
 from mer_viewer.core.ml.results import FoldOutcome, Prediction, TrainUpdate, write_run_results
 from mer_viewer.core.progress import Progress
 
@@ -127,6 +128,7 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     last epoch (MerError if the settings or data differ).
     """
     out = Path(out_dir)
+    keep_freed_memory()
     data = stack_items(items, class_names(config.classes))
     folds = plan_folds(data.subjects, config.protocol, config.seed,
                        holdout_fraction=config.holdout_fraction, inner_val=config.inner_val)
@@ -270,6 +272,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
         history["train_uf1"].append(running.uf1)
         val_uf1 = None
         if len(val_idx):
+            if cfg.precise_bn:
+                recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
             _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, autocast)
             val_uf1 = evaluate([classes[i] for i in data.y[val_idx]],
                                [classes[i] for i in val_pred.argmax(1)], classes).uf1
@@ -293,8 +297,10 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
 
     best_epoch = n_epochs
     if best is not None:
-        model.load_state_dict(best[2])
+        model.load_state_dict(best[2])  # its statistics were made precise before validation
         best_epoch = int(best[1])
+    elif cfg.precise_bn:
+        recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
     predictions: tuple[Prediction, ...] = ()
     if len(test_idx):
         _, probs = _predict(model, data.x, test_idx, cfg.batch_size, autocast)
@@ -313,6 +319,37 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
                                                   n_epochs, test_subjects=fold.test,
                                                   predictions=predictions, final_model=final))
     return FoldOutcome(history, predictions, best_epoch)
+
+
+def recompute_bn_statistics(model, x: np.ndarray, idx: np.ndarray, batch_size: int,
+                            autocast: dict) -> None:
+    """Replace every BatchNorm's running mean and variance by their average over the
+    batches of rows ``idx``, the rest of the model behaving as in eval (no dropout,
+    fixed FPS start). Leaves the model in eval mode."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or len(idx) < 2:
+        model.eval()
+        return
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+        m.train()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad(), torch.autocast(**autocast):
+            # shuffled like the training batches (a fixed order): batches of one subject
+            # each would have too little variance
+            for b in eval_batches(np.random.default_rng(0).permutation(idx), batch_size):
+                if len(b) > 1:  # one sample has no variance
+                    model(torch.from_numpy(x[b]).to(device))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
 
 
 def _predict(model, x: np.ndarray, idx: np.ndarray, batch_size: int, autocast: dict):

@@ -215,3 +215,53 @@ def test_loso_plan_never_tests_a_training_subject():
     for f in folds:
         assert f.test[0] not in f.train and f.test[0] not in f.inner_val
         assert set(f.inner_val) < set(f.train) and f.fit
+
+
+def test_precise_bn_statistics_are_the_training_batches_average():
+    """Running mean = mean of the BN input over the rows; running var = mean of the
+    batches' unbiased variances (equal batches); dropout is off and the model ends in eval."""
+    import torch
+
+    from mer_viewer.core.ml.train import recompute_bn_statistics
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.9),
+                                torch.nn.BatchNorm1d(4))
+    model.train()
+    model(torch.randn(8, 3) * 5 + 3)  # stale statistics from "training"
+    x = np.random.default_rng(1).normal(2.0, 3.0, (48, 3)).astype(np.float32)
+    idx = np.arange(48)
+    recompute_bn_statistics(model, x, idx, 24, dict(device_type="cpu", enabled=False))
+    assert not model.training and model[2].momentum == 0.1
+    with torch.no_grad():
+        h = model[0](torch.from_numpy(x)).numpy()  # no dropout in the reference either
+    order = np.random.default_rng(0).permutation(idx)
+    batches = [h[order[:24]], h[order[24:]]]
+    np.testing.assert_allclose(model[2].running_mean.numpy(), h.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model[2].running_var.numpy(),
+                               np.mean([b.var(0, ddof=1) for b in batches], 0), rtol=1e-4)
+
+
+def test_tested_models_carry_precise_statistics(tmp_path, fake_models):
+    """The fold checkpoints (what was tested) and model.pt hold the statistics of their
+    training rows: recomputing them changes nothing. Without precise_bn they are stale."""
+    from mer_viewer.core.ml.data import stack_items
+    from mer_viewer.core.ml.train import recompute_bn_statistics
+
+    items = make_items(n_subjects=3, per_subject=8)
+    data = stack_items(items, CLASSES_3)
+    off = dict(device_type="cpu", enabled=False)
+    for precise in (True, False):
+        out = tmp_path / str(precise)
+        _run(TrainConfig(epochs=2, batch_size=8, points=32, precise_bn=precise,
+                         final_model=True), items, out)
+        assert json.loads((out / "config.json").read_text())["precise_bn"] is precise
+        folds = json.loads((out / "folds.json").read_text())
+        for path, train in [(out / "checkpoints" / "fold_0.pt", folds[0]["train"]),
+                            (out / "model.pt", sorted(set(data.subjects)))]:
+            model = load_checkpoint(path).build_model()
+            stored = model.bn.running_mean.clone()
+            recompute_bn_statistics(model, data.x, np.flatnonzero(np.isin(data.subjects, train)),
+                                    8, off)
+            same = np.allclose(stored.numpy(), model.bn.running_mean.numpy(), atol=1e-6)
+            assert same is precise, (path.name, precise)
