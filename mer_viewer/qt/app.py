@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = open_settings()
     window = MainWindow(settings, restore=args.screenshot is None)
     _install_excepthook(window)
+    from .first_paint import FirstPaintReporter, requested
+
+    reporter = FirstPaintReporter(window) if requested() else None
     taker = None
     if args.screenshot is not None:
         from .screenshot import ScreenshotTaker
@@ -99,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if taker is not None:
         taker.start()
     code = app.exec()
+    if reporter is not None:
+        window.shutdown()
     if taker is not None:
         window.shutdown()
         return 0 if taker.ok else 1
