@@ -13,6 +13,7 @@ from .cloud_colors import dimmed, display_points, point_colors
 from .cloud_controls import CloudControls
 from .cloud_view import CameraLink, CloudView
 from .legend import ColorLegend
+from .memo import Memo
 from .state import ViewerState
 from .workers import JobRunner
 
@@ -20,12 +21,14 @@ SIDES = ("left", "right")
 
 
 def sampling_job(cloud: MotionCloud, samplings: dict[str, SamplingParams]):
-    """Resample ``cloud`` for each view (fps on a large face takes a while: a job)."""
+    """Resample ``cloud`` for each view (fps on a large face takes a while: a job); the
+    result is ``(cloud, {side: sampled cloud}, display points in mm)``."""
     out = {}
     for i, (side, params) in enumerate(samplings.items()):
         yield Progress(i, len(samplings), f"{params.method} sampling of {params.points} points")
         out[side] = cloud.resample(params)
-    yield Progress(len(samplings), len(samplings), "sampled", (cloud, out))
+    points_mm = display_points(cloud.points_m, cloud.centre)
+    yield Progress(len(samplings), len(samplings), "sampled", (cloud, out, points_mm))
 
 
 def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
@@ -57,6 +60,7 @@ class CloudPanel(QtWidgets.QWidget):
         self._saliency_id = ""
         self._points_mm: np.ndarray | None = None
         self._reset_next = True
+        self._recent = Memo()  # (sample id, samplings) -> sampling_job's result, recent clips
 
         pair = QtWidgets.QHBoxLayout()
         pair.setSpacing(4)
@@ -107,7 +111,7 @@ class CloudPanel(QtWidgets.QWidget):
     # --- cloud → views -----------------------------------------------------------------------------
     def _new_clip(self) -> None:
         self._reset_next = True
-        self.sampled.clear()
+        self.sampled = {}  # a new dict: the old one may be in the memo
         self._points_mm = None
         for side in SIDES:
             self.views[side].clear_cloud()
@@ -124,16 +128,30 @@ class CloudPanel(QtWidgets.QWidget):
         if cloud is None:
             return
         samplings = {side: self.controls.sampling(side) for side in SIDES}
+        known = self._recent.get(self._memo_key(cloud, samplings))
+        if known is not None and known[0] is cloud:
+            self.jobs.cancel(self.JOB)
+            self._show(*known)
+            return
         self.jobs.start(self.JOB, sampling_job(cloud, samplings), f"sampling {cloud.sample_id}")
 
     def _on_job_result(self, name: str, result) -> None:
         if name != self.JOB:
             return
-        cloud, sampled = result
+        cloud, sampled, points_mm = result
         if cloud is not self.state.cloud:
             return
-        self.sampled = sampled
-        self._points_mm = display_points(cloud.points_m, cloud.centre)
+        self._recent.put(self._memo_key(cloud, {s: sampled[s].sampling for s in SIDES}), result)
+        self._show(cloud, sampled, points_mm)
+
+    @staticmethod
+    def _memo_key(cloud: MotionCloud, samplings: dict[str, SamplingParams]) -> tuple:
+        return (cloud.sample_id, *(samplings[s] for s in SIDES))
+
+    def _show(self, cloud: MotionCloud, sampled: dict[str, MotionCloud],
+              points_mm: np.ndarray) -> None:
+        self.sampled = dict(sampled)
+        self._points_mm = points_mm
         self.redraw()
 
     def redraw(self) -> None:

@@ -76,8 +76,9 @@ class DepthView(ImagePanel):
         if box != self._box:
             self._box = box
             self._auto_levels = True
-            if self._depth is not None:
-                self.set_frame(self._depth)
+            if self._depth is not None:  # only the colour range follows the face box
+                self.bar.setLevels(depth_levels(self._depth, box))
+                self._auto_levels = False
 
     def set_frame(self, depth_mm: np.ndarray | None) -> None:
         self._depth = depth_mm

@@ -194,6 +194,9 @@ class ViewLink(QtCore.QObject):
         self.scale *= 1 + 2 * padding
         for panel in self.panels:
             self._apply(panel)
+            # pyqtgraph would update the view transform while painting, which marks the
+            # items dirty again: a second paint of every panel (~50 ms under llvmpipe)
+            panel.view.prepareForPaint()
 
     def view_rect(self) -> QtCore.QRectF:
         """What the first panel shows (image pixels)."""

@@ -14,7 +14,8 @@ from ..core.dataset import Sample
 from ..core.errors import MerError
 from ..core.pipeline import CloudParams, align_pair, cloud_from_pair
 from ..core.progress import Progress
-from .state import ViewerState
+from .memo import Memo
+from .state import ViewerState, view_key
 from .workers import JobRunner, describe_error
 
 FRAME_CACHE = 24  # decoded frames kept (~3.7 MB each at 1280×720 RGB + depth)
@@ -118,7 +119,12 @@ def cloud_job(sample: Sample, params: CloudParams, use_cache: bool = True) -> It
 
 
 class CloudLoader(QtCore.QObject):
-    """Recomputes the cloud when the clip or the cloud parameters change (job ``cloud``)."""
+    """Recomputes the cloud when the clip or the cloud parameters change (job ``cloud``).
+
+    The clouds and aligned pairs of recent clips stay in memory: a revisit shows them
+    without a job (face detection alone takes a few hundred ms). Create it after the
+    views, so that on a new clip they have cleared themselves before it shows those.
+    """
 
     JOB = "cloud"
 
@@ -128,7 +134,10 @@ class CloudLoader(QtCore.QObject):
         state.sampleChanged.connect(self.reload)
         state.cloudParamsChanged.connect(self.reload)
         jobs.partial.connect(self._on_partial)
+        self.memo = Memo()  # (view key, CloudParams) -> {"cloud": ..., "pair": ...}
         self._sample_id = ""
+        self._key: tuple | None = None
+        self._found: dict = {}
 
     def reload(self, *_args) -> None:
         sample = self.state.sample
@@ -136,6 +145,13 @@ class CloudLoader(QtCore.QObject):
             self.jobs.cancel(self.JOB)
             return
         self._sample_id = sample.id
+        self._key = (view_key(sample), self.state.cloud_params)
+        self._found = {}
+        hit = self.memo.get(self._key)
+        if hit is not None:
+            self.jobs.cancel(self.JOB)
+            self.state.set_result(sample.id, cloud=hit["cloud"], pair=hit["pair"])
+            return
         self.jobs.start(self.JOB, cloud_job(sample, self.state.cloud_params),
                         f"motion cloud of {sample.id}")
 
@@ -147,3 +163,6 @@ class CloudLoader(QtCore.QObject):
             self.state.set_result(self._sample_id, cloud=value)
         elif kind == "pair":
             self.state.set_result(self._sample_id, pair=value)
+        self._found[kind] = value
+        if self._key is not None and len(self._found) == 2:
+            self.memo.put(self._key, dict(self._found))

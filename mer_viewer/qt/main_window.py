@@ -34,7 +34,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state = ViewerState(self)
         self.jobs = JobRunner(self)
         self.session = DatasetSession(self.state, self.jobs, self)
-        self.cloud_loader = CloudLoader(self.state, self.jobs, self)
 
         self.messages = MessageBar()
         self.views2d = Views2DPanel(self.state, self.jobs)
@@ -49,6 +48,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser = DatasetBrowser()
         self.cloud_panel = CloudPanel(self.state, self.jobs)
         self.annotation = AnnotationPanel(self.state, self.session)
+        # after the views: on a new clip they clear themselves first, then the loader may
+        # show remembered results at once (one repaint instead of two)
+        self.cloud_loader = CloudLoader(self.state, self.jobs, self)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("browser", "Dataset", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("cloud", "3D motion cloud", self.cloud_panel,

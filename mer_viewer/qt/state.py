@@ -12,7 +12,7 @@ from ..core.dataset import Dataset, Sample, Skipped
 from ..core.pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 
 
-def _view_key(sample: Sample | None) -> tuple | None:
+def view_key(sample: Sample | None) -> tuple | None:
     """What decides the frames and the cloud shown for a sample."""
     if sample is None:
         return None
@@ -103,7 +103,7 @@ class ViewerState(QtCore.QObject):
             self.row = sample
             self.rowChanged.emit(sample)
         old = self.sample
-        if not force and _view_key(old) == _view_key(sample):
+        if not force and view_key(old) == view_key(sample):
             self.sample = sample
             if sample != old:
                 self.sampleEdited.emit(sample)

@@ -8,6 +8,7 @@ from ..core.progress import Progress
 from .frame_views import DepthView, RgbView
 from .image_view import ImagePanel, ViewLink
 from .loader import FrameLoader
+from .memo import Memo
 from .motion_views import FlowView, HeatmapView
 from .scrubber import FrameScrubber
 from .state import ViewerState
@@ -83,6 +84,7 @@ class Views2DPanel(QtWidgets.QWidget):
         self.face_button.clicked.connect(self.fit_face)
         self._shown: tuple[str, int] | None = None
         self._flow_key: tuple[str, str] | None = None
+        self._flows = Memo()  # (sample id, method) -> (AlignedPair, flow) of recent clips
 
     # --- readiness (for --screenshot and tests) -------------------------------------------------
     @property
@@ -170,6 +172,11 @@ class Views2DPanel(QtWidgets.QWidget):
         if pair is None:
             return
         self._flow_key = None
+        known = self._flows.get((pair.sample_id, self.flow.method))
+        if known is not None and known[0] is pair:
+            self.jobs.cancel(self.FLOW_JOB)
+            self._show_flow(pair, self.flow.method, known[1])
+            return
         self.flow.set_flow(None, None)
         self.jobs.start(self.FLOW_JOB, flow_job(pair, self.flow.method),
                         f"{self.flow.method} flow of {pair.sample_id}")
@@ -180,9 +187,12 @@ class Views2DPanel(QtWidgets.QWidget):
         sample_id, method, flow = result
         if sample_id != self.state.pair.sample_id or method != self.flow.method:
             return
-        pair = self.state.pair
+        self._flows.put((sample_id, method), (self.state.pair, flow))
+        self._show_flow(self.state.pair, method, flow)
+
+    def _show_flow(self, pair, method: str, flow) -> None:
         self.flow.set_flow(flow, pair.box, pair.frame_shape)
-        self._flow_key = (sample_id, method)
+        self._flow_key = (pair.sample_id, method)
 
     # --- view range ------------------------------------------------------------------------------
     def _fit_auto(self) -> None:

@@ -119,3 +119,17 @@ def test_demo_built_on_first_use_with_progress(qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=120_000)
     assert window.state.dataset.root == root and (root / session.DEMO_SHEET).is_file()
     wait_settled(qtbot, window)
+
+
+def test_revisited_clip_is_shown_from_memory(qtbot, demo_corpus, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, demo_corpus, clip_spec(demo_corpus, 0))
+    first = window.state.sample
+    window.state.set_row(window.state.dataset.samples[1])
+    wait_settled(qtbot, window)
+    window.state.set_row(first)
+    # cloud, aligned pair, flow and samplings come back at once, without any job
+    assert not window.jobs.is_running("cloud") and not window.jobs.is_running("flow")
+    assert window.state.cloud is not None and window.state.pair is not None
+    assert window.views2d.flow_shown and window.cloud_panel.ready
+    wait_settled(qtbot, window)
