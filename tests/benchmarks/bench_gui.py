@@ -1,0 +1,298 @@
+"""GUI responsiveness: cold start to first paint, switching to a cached clip, 3D frame rate.
+
+Run (a real X display is needed for the 3D views; Xvfb gives Mesa's llvmpipe):
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tests/benchmarks/bench_gui.py [DEMO_ROOT]
+
+Without DEMO_ROOT a small demo corpus (2 subjects × 3 clips) is built in a temporary
+folder. Settings, cache and data folders are private to the run; the clouds are
+cached first with ``mer preprocess``. Prints one markdown table: median and spread
+(min–max) of each measure against its goal.
+
+1. Cold start: a fresh ``mer-viewer ROOT`` process until the main window's first paint
+   (``MER_VIEWER_REPORT_FIRST_PAINT``, see ``mer_viewer/qt/first_paint.py``), which also
+   reports whether torch or open3d were imported by then.
+2. Clip switch: in one window, select another (cached) clip and process events until
+   every view shows it (``screenshot.settled``) and no view has a paint pending; the time
+   is that of the last paint of any of the 2D panels and 3D viewports. A first visit
+   reads the frames from disk and computes face alignment and flow; a revisit is what
+   scrubbing back and forth through a session costs.
+3. 3D frame rate: one ``CloudView`` with 100k points, the camera orbiting; per frame
+   ``update()``, events processed until the view's paint event, then ``glFinish``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _private_env(base: Path) -> dict:
+    """The app's settings, cache and data go to ``base``, never the user's own."""
+    env = dict(os.environ)
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        env[name] = str(base / name.lower())
+    env.pop("QT_QPA_PLATFORM", None)  # xcb on the (virtual) display, as a user runs it
+    return env
+
+
+def _tool(name: str) -> list[str]:
+    script = Path(sys.executable).parent / name
+    module = {"mer": "mer_viewer.cli", "mer-viewer": "mer_viewer.qt.app"}[name]
+    return [str(script)] if script.exists() else [sys.executable, "-m", module]
+
+
+def _stats(values_ms: list[float]) -> tuple[float, float, float]:
+    return float(np.median(values_ms)), float(np.min(values_ms)), float(np.max(values_ms))
+
+
+# --- 1. cold start ---------------------------------------------------------------------------
+
+def cold_start(root: Path, repeats: int) -> tuple[list[float], set[str]]:
+    from mer_viewer.qt.first_paint import ENV, PREFIX
+
+    env = _private_env(Path(os.environ["XDG_CONFIG_HOME"]).parent)
+    env[ENV] = "1"
+    times, heavy = [], set()
+    for _ in range(repeats):
+        start = time.time()
+        result = subprocess.run(_tool("mer-viewer") + [str(root)], env=env, capture_output=True,
+                                text=True, timeout=120)
+        line = next((ln for ln in result.stdout.splitlines() if ln.startswith(PREFIX)), None)
+        if line is None:
+            raise RuntimeError(f"no first-paint report; stderr:\n{result.stderr[-2000:]}")
+        report = json.loads(line[len(PREFIX):])
+        times.append((report["time_s"] - start) * 1e3)
+        heavy.update(report["heavy_imports"])
+    return times, heavy
+
+
+# --- 2. clip switch --------------------------------------------------------------------------
+
+class PaintClock:
+    """Remembers the time of the last paint event of each watched widget."""
+
+    def __init__(self, widgets: dict):
+        from PySide6 import QtCore
+
+        class Filter(QtCore.QObject):
+            def eventFilter(inner, obj, event):  # noqa: N802, N805
+                if event.type() == QtCore.QEvent.Type.Paint:
+                    self.last[obj] = time.perf_counter()
+                return False
+
+        self.names = {w: name for name, w in widgets.items()}
+        self.last: dict = {}
+        self.filter = Filter()
+        for widget in widgets.values():
+            widget.installEventFilter(self.filter)
+
+    def since(self, t0: float) -> dict[str, float] | None:
+        """ms from ``t0`` to each widget's last paint, or None while one has not painted."""
+        out = {}
+        for widget, name in self.names.items():
+            t = self.last.get(widget, 0.0)
+            if t < t0:
+                return None
+            out[name] = (t - t0) * 1e3
+        return out
+
+
+def _watched(window) -> dict:
+    v = window.views2d
+    widgets = {p.objectName(): p.layout_widget.viewport() for p in v.panels}
+    widgets.update({f"3d_{s}": view for s, view in window.cloud_panel.views.items()})
+    return widgets
+
+
+def _switch(app, window, clock: PaintClock, sample, timeout_s: float = 120.0) -> dict:
+    from mer_viewer.qt.screenshot import settled
+
+    t0 = time.perf_counter()
+    window.state.set_row(sample)
+    deadline = t0 + timeout_s
+    while not settled(window):
+        app.processEvents()
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{sample.id}: not settled; jobs {window.jobs.names()}")
+        time.sleep(0.0005)
+    # the views have their content: let their pending paints happen (not timed)
+    quiet_until = time.perf_counter() + 0.15
+    while time.perf_counter() < quiet_until or clock.since(t0) is None:
+        app.processEvents()
+        time.sleep(0.001)
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{sample.id}: a view never painted")
+    return clock.since(t0)
+
+
+def clip_switch(root: Path, rounds: int) -> tuple[dict, dict]:
+    from PySide6 import QtCore, QtWidgets
+
+    from mer_viewer.core.dataset import Dataset
+    from mer_viewer.qt.main_window import MainWindow
+
+    app = QtWidgets.QApplication.instance()
+    settings = QtCore.QSettings(os.path.join(os.environ["XDG_CONFIG_HOME"], "bench.ini"),
+                                QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings, restore=False)
+    window.apply_size(1600, 1000)
+    window.show()
+    samples = Dataset.open(root).samples
+    window.open_dataset(root)
+    while window.state.dataset is None:
+        app.processEvents()
+        time.sleep(0.005)
+    clock = PaintClock(_watched(window))
+    _switch(app, window, clock, samples[0])  # warm up: models loaded, GL initialised
+    first = [_switch(app, window, clock, s) for s in samples[1:]]  # samples[0]: the warm-up
+    again = [_switch(app, window, clock, s) for _ in range(rounds - 1)
+             for s in samples[:1] + samples[1:]]
+    window.session.undo.setClean()
+    window.shutdown()
+    window.close()
+    return _split(first), _split(again)
+
+
+def _split(runs: list[dict]) -> dict[str, list[float]]:
+    """Per switch: the 2D frame panels, the flow panel, the 3D viewports, everything."""
+    groups = {"frames (RGB, depth, heat map)": ("rgb", "depth", "motion_heat_map"),
+              "optical flow": ("optical_flow",), "3D viewports": ("3d_left", "3d_right")}
+    out = {g: [max(run[n] for n in names) for run in runs] for g, names in groups.items()}
+    out["all views"] = [max(run.values()) for run in runs]
+    return out
+
+
+# --- 3. 3D frame rate ------------------------------------------------------------------------
+
+def frame_rate(points: int, size: tuple[int, int], frames: int, repeats: int) -> list[float]:
+    from OpenGL import GL
+    from PySide6 import QtWidgets
+
+    from mer_viewer.qt.cloud_view import CloudView
+
+    app = QtWidgets.QApplication.instance()
+    rng = np.random.default_rng(0)
+    # a face-sized half ellipsoid in display mm, coloured like the motion mode
+    u, v = rng.uniform(-1, 1, (2, points))
+    keep = u * u + v * v
+    xyz = np.c_[70 * u, 90 * v, 40 * np.sqrt(np.clip(1 - keep, 0, 1))].astype(np.float32)
+    colors = rng.uniform(0, 1, (points, 3)).astype(np.float32)
+    view = CloudView("bench")
+    view.resize(*size)
+    view.show()
+    view.set_cloud(xyz, colors, None, None, reset=True)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+    painted = PaintClock({"view": view})
+    fps = []
+    for _ in range(repeats + 1):  # the first round warms up (shader compile, buffers)
+        start = time.perf_counter()
+        for _ in range(frames):
+            view.orbit(360.0 / frames, 0.5)
+            asked = time.perf_counter()
+            view.update()  # what a mouse drag does; repaint() skips a QOpenGLWidget
+            while painted.since(asked) is None:
+                app.processEvents()
+            view.makeCurrent()
+            GL.glFinish()
+            view.doneCurrent()
+        fps.append(frames / (time.perf_counter() - start))
+    view.close()
+    return fps[1:]
+
+
+def gl_renderer() -> str:
+    from OpenGL import GL
+    from PySide6 import QtGui
+
+    context = QtGui.QOpenGLContext()
+    surface = QtGui.QOffscreenSurface()
+    surface.create()
+    if not context.create() or not context.makeCurrent(surface):
+        return "no GL context"
+    name = GL.glGetString(GL.GL_RENDERER)
+    context.doneCurrent()
+    return name.decode() if name else "?"
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", nargs="?", type=Path)
+    parser.add_argument("--starts", type=int, default=7, help="cold starts (default 7)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="passes over the clips: 1 of first visits, the rest revisits")
+    parser.add_argument("--frames", type=int, default=60, help="frames per frame-rate run")
+    parser.add_argument("--points", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        print("bench_gui: needs an X display; run it under xvfb-run (see the docstring)",
+              file=sys.stderr)
+        return 2
+    private = Path(tempfile.mkdtemp(prefix="mer-bench-gui-"))
+    env = _private_env(private)
+    os.environ.update({k: env[k] for k in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+                                           "XDG_DATA_HOME")})
+    os.environ.pop("QT_QPA_PLATFORM", None)
+    root = args.root
+    if root is None:
+        from mer_viewer.core.dataset.demo import build_demo
+
+        root = private / "demo"
+        for _ in build_demo(root, subjects=2, clips_per_subject=3, workers=2):
+            pass
+    subprocess.run(_tool("mer") + ["preprocess", str(root)], env=env, check=True,
+                   capture_output=True)
+
+    starts, heavy = cold_start(root, args.starts)
+
+    from PySide6 import QtWidgets
+
+    from mer_viewer.qt.cloud_view import prepare_gl
+    from mer_viewer.qt.pyside_guard import protect
+
+    prepare_gl()
+    app = QtWidgets.QApplication(sys.argv[:1])
+    guard = protect(app)  # noqa: F841 - as the app does
+    renderer = gl_renderer()
+    first, again = clip_switch(root, args.rounds)
+    fps_small = frame_rate(args.points, (320, 520), args.frames, 5)
+    fps_large = frame_rate(args.points, (960, 720), args.frames, 5)
+
+    print(f"GUI benchmark: {os.cpu_count()} cores, GL renderer {renderer}, corpus {root}")
+    print("| measure | median | spread (min–max) | runs | goal |")
+    print("|---|---|---|---|---|")
+    med, lo, hi = _stats(starts)
+    print(f"| cold start to first paint | {med:.0f} ms | {lo:.0f}–{hi:.0f} ms | {len(starts)} "
+          f"| ≤ 1500 ms |")
+    print(f"| heavy modules imported at first paint | {', '.join(sorted(heavy)) or 'none'} | "
+          f"| {len(starts)} | none |")
+    for label, runs in (("first visit", first), ("revisit", again)):
+        for group, values in runs.items():
+            med, lo, hi = _stats(values)
+            goal = "≤ 100 ms" if group == "all views" else ""
+            name = f"**{group}**" if group == "all views" else group
+            print(f"| clip switch ({label}): {name} | {med:.0f} ms | {lo:.0f}–{hi:.0f} ms "
+                  f"| {len(values)} | {goal} |")
+    for (w, h), fps in (((320, 520), fps_small), ((960, 720), fps_large)):
+        med, lo, hi = _stats(fps)
+        print(f"| 3D viewport, {args.points // 1000}k points, {w}×{h} px | {med:.1f} fps | "
+              f"{lo:.1f}–{hi:.1f} fps | {len(fps)}×{args.frames} frames | ≥ 20 fps |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
