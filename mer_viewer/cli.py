@@ -239,10 +239,14 @@ def _cmd_flow(args: argparse.Namespace) -> int:
 
 def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preprocess", help="compute and cache the motion clouds of every sample",
-                       description="Fill the cache with every sample's motion cloud, in parallel. "
-                                   "A failing clip is reported and never stops the run.")
+                       description="Fill the cache with every sample's motion cloud, aligned "
+                                   "pair and optical flow (what the viewer shows), in parallel. "
+                                   "A failing clip or flow is reported and never stops the run.")
     _add_clip_args(p, sample=False)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--flow", choices=("tvl1", "dis", "farneback", "none"), default="tvl1",
+                   help="optical flow method to cache for the viewer (default %(default)s; "
+                        "none = clouds and alignment only)")
     p.add_argument("--json", action="store_true", help="print the outcome of every sample")
     p.set_defaults(handler=_cmd_preprocess)
 
@@ -252,20 +256,27 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     from .core.dataset import Dataset
 
     dataset = Dataset.open(args.root)
-    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers),
+    flow = None if args.flow == "none" else args.flow
+    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers, flow=flow),
                      "preprocessing clips") or []
     failed = [o for o in outcomes if not o.ok]
+    flow_failed = [o for o in outcomes if o.ok and o.flow_error]
     cached = sum(o.cached for o in outcomes if o.ok)
     if args.json:
         _print_json({"root": str(dataset.root), "done": len(outcomes) - len(failed),
-                     "from_cache": cached,
-                     "failed": [{"sample": o.sample_id, "error": o.error} for o in failed]})
+                     "from_cache": cached, "flow": flow,
+                     "failed": [{"sample": o.sample_id, "error": o.error} for o in failed],
+                     "flow_failed": [{"sample": o.sample_id, "error": o.flow_error}
+                                     for o in flow_failed]})
     else:
         print(f"{len(outcomes) - len(failed)} of {len(outcomes)} clips ready "
-              f"({cached} already cached), {len(failed)} failed")
+              f"({cached} already cached), {len(failed)} failed"
+              + (f", {len(flow_failed)} without {flow} flow" if flow_failed else ""))
         for o in failed:
             print(f"  {o.sample_id}: {o.error}")
-    return 0 if not failed else 1
+        for o in flow_failed:
+            print(f"  {o.sample_id}: {flow} flow failed: {o.flow_error}")
+    return 0 if not failed and not flow_failed else 1
 
 
 # --- mer train --------------------------------------------------------------------------

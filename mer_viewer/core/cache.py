@@ -1,10 +1,12 @@
-"""Motion clouds cached per clip and parameter hash; ``preprocess`` fills the cache in parallel."""
+"""Per clip and parameter hash: the motion cloud, the aligned pair and the optical flow are
+cached on disk (what the 3D and 2D views need); ``preprocess`` fills the cache in parallel."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +17,17 @@ import numpy as np
 from .atomic import atomic_path
 from .dataset import Sample
 from .errors import FrameError, MerError
-from .face import Box
+from .face import Alignment, Box
+from .flow import FlowField, FlowMethod, pair_flow
 from .paths import cache_dir
-from .pipeline import CloudParams, MotionCloud, SamplingParams, motion_cloud
+from .pipeline import (AlignedPair, CloudParams, MotionCloud, SamplingParams, align_pair,
+                       cloud_from_pair)
 from .progress import Progress
 
 _ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "centre")
+_PAIR_ARRAYS = ("onset_rgb", "apex_rgb", "onset_depth_mm", "apex_depth_mm")
+#: What a damaged or foreign cache file raises in ``np.load``: the entry is then recomputed.
+_UNREADABLE = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
 
 
 def source_signature(sample: Sample) -> list:
@@ -38,12 +45,48 @@ def source_signature(sample: Sample) -> list:
     return out
 
 
-def cache_file(sample: Sample, params: CloudParams, root: Path | None = None) -> Path:
-    """Where the cloud of ``sample`` for ``params`` is cached; changes when sources change."""
+@dataclass(frozen=True)
+class ClipFiles:
+    """The cache files of one clip for one parameter set (the sources are looked at once).
+
+    All share one stem, so the same parameters (their hash includes the pipeline
+    version), onset, apex and frame files (path, size, mtime) decide all of them.
+    """
+
+    stem: Path
+
+    @property
+    def cloud(self) -> Path:
+        return self.stem.with_name(self.stem.name + ".npz")
+
+    @property
+    def pair(self) -> Path:
+        return self.stem.with_name(self.stem.name + ".pair.npz")
+
+    def flow(self, method: FlowMethod) -> Path:
+        return self.stem.with_name(f"{self.stem.name}.flow-{method}.npz")
+
+
+def clip_files(sample: Sample, params: CloudParams, root: Path | None = None) -> ClipFiles:
+    """Where the cloud, pair and flows of ``sample`` for ``params`` are cached."""
     signature = json.dumps([params.key(), sample.onset, sample.apex, source_signature(sample)])
     digest = hashlib.sha1(signature.encode()).hexdigest()[:20]
     safe_id = "".join(c if c.isalnum() or c in "._-" else "_" for c in sample.id)
-    return (root or cache_dir() / "clouds") / f"{safe_id}-{digest}.npz"
+    return ClipFiles((root or cache_dir() / "clouds") / f"{safe_id}-{digest}")
+
+
+def cache_file(sample: Sample, params: CloudParams, root: Path | None = None) -> Path:
+    """Where the cloud of ``sample`` for ``params`` is cached; changes when sources change."""
+    return clip_files(sample, params, root).cloud
+
+
+def _meta(data: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(data).encode(), np.uint8)
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def save_cloud(cloud: MotionCloud, path: Path) -> None:
@@ -51,10 +94,8 @@ def save_cloud(cloud: MotionCloud, path: Path) -> None:
     arrays = {name: getattr(cloud, name) for name in _ARRAYS}
     arrays["box"] = np.asarray(cloud.box, dtype=np.int64)
     arrays["scale"] = np.float64(cloud.scale)
-    arrays["meta"] = np.frombuffer(
-        json.dumps({"sample_id": cloud.sample_id, "provenance": cloud.provenance}).encode(), np.uint8)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+    arrays["meta"] = _meta({"sample_id": cloud.sample_id, "provenance": cloud.provenance})
+    _write_npz(path, arrays)
 
 
 def load_cloud(path: Path) -> MotionCloud | None:
@@ -65,20 +106,111 @@ def load_cloud(path: Path) -> MotionCloud | None:
             meta = json.loads(data["meta"].tobytes().decode())
             box = Box(*(int(v) for v in data["box"]))
             scale = float(data["scale"])
-    except (OSError, KeyError, ValueError):
+    except _UNREADABLE:
         return None
     return MotionCloud(sample_id=meta["sample_id"], box=box, scale=scale,
                        provenance=meta["provenance"], **arrays)
 
 
+def save_pair(pair: AlignedPair, path: Path) -> None:
+    """Write an aligned pair (face, landmarks, alignment, onset/apex crops) atomically."""
+    arrays = {name: getattr(pair, name) for name in _PAIR_ARRAYS}
+    arrays["box"] = np.asarray(pair.box, dtype=np.int64)
+    arrays["matrix"] = np.asarray(pair.alignment.matrix, dtype=np.float64)
+    if pair.landmarks is not None:
+        arrays["landmarks"] = pair.landmarks
+    alignment = {k: v for k, v in pair.alignment.as_dict().items() if k != "matrix"}
+    arrays["meta"] = _meta({"sample_id": pair.sample_id, "face_method": pair.face_method,
+                            "alignment": alignment, "frame_shape": list(pair.frame_shape),
+                            "timings_ms": pair.timings_ms})
+    _write_npz(path, arrays)
+
+
+def load_pair(path: Path) -> AlignedPair | None:
+    """A cached aligned pair, or None when the file is absent, unreadable or inconsistent."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in _PAIR_ARRAYS}
+            meta = json.loads(data["meta"].tobytes().decode())
+            box = Box(*(int(v) for v in data["box"]))
+            matrix = data["matrix"]
+            landmarks = data["landmarks"] if "landmarks" in data.files else None
+        shape = (box.height, box.width)
+        if matrix.shape != (2, 3) or any(a.shape[:2] != shape for a in arrays.values()):
+            return None
+        matrix.setflags(write=False)
+        alignment = Alignment(matrix=matrix, **meta["alignment"])
+        return AlignedPair(sample_id=meta["sample_id"], box=box, landmarks=landmarks,
+                           face_method=meta["face_method"], alignment=alignment,
+                           frame_shape=tuple(meta["frame_shape"]),
+                           timings_ms=meta["timings_ms"], **arrays)
+    except _UNREADABLE:
+        return None
+
+
+def save_flow(flow: FlowField, path: Path) -> None:
+    """Write a flow field with its colour coding atomically."""
+    _write_npz(path, {"flow": flow.flow, "rgb": flow.rgb, "max_px": np.float64(flow.max_px),
+                      "meta": _meta({"method": flow.method})})
+
+
+def load_flow(path: Path) -> FlowField | None:
+    """A cached flow field, or None when the file is absent, unreadable or inconsistent."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            flow, rgb, top = data["flow"], data["rgb"], float(data["max_px"])
+            method = json.loads(data["meta"].tobytes().decode())["method"]
+    except _UNREADABLE:
+        return None
+    if flow.ndim != 3 or flow.shape[2] != 2 or rgb.shape != flow.shape[:2] + (3,):
+        return None
+    return FlowField(method, flow, rgb, top)
+
+
+def _store(save, value, path: Path) -> None:
+    """Cache ``value``; a read-only or full cache only costs time later."""
+    try:
+        save(value, path)
+    except OSError:
+        pass
+
+
+def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path | None = None,
+                use_cache: bool = True) -> AlignedPair:
+    """The aligned pair of ``sample``: from the cache when valid, else computed and stored."""
+    path = clip_files(sample, params, root).pair
+    pair = load_pair(path) if use_cache else None
+    if pair is None:
+        pair = align_pair(sample, params)
+        if use_cache:
+            _store(save_pair, pair, path)
+    return pair
+
+
+def cached_flow(sample: Sample, params: CloudParams = CloudParams(), method: FlowMethod = "tvl1",
+                pair: AlignedPair | None = None, root: Path | None = None,
+                use_cache: bool = True) -> FlowField:
+    """The optical flow of ``sample``'s aligned pair: from the cache, else computed and stored."""
+    path = clip_files(sample, params, root).flow(method)
+    flow = load_flow(path) if use_cache else None
+    if flow is None or flow.method != method:
+        if pair is None:
+            pair = cached_pair(sample, params, root, use_cache)
+        flow = pair_flow(pair, method)
+        if use_cache:
+            _store(save_flow, flow, path)
+    return flow
+
+
 def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
                  sampling: SamplingParams | None = SamplingParams(),
                  root: Path | None = None, use_cache: bool = True) -> MotionCloud:
-    """The motion cloud of ``sample``: from the cache when valid, else computed and stored."""
+    """The motion cloud of ``sample``: from the cache when valid, else computed and stored
+    (with its aligned pair, which the 2D views use)."""
     path = cache_file(sample, params, root)
     cloud = load_cloud(path) if use_cache else None
     if cloud is None:
-        cloud = motion_cloud(sample, params, sampling=None)
+        cloud = cloud_from_pair(cached_pair(sample, params, root, use_cache), params, sampling=None)
         if use_cache:
             save_cloud(cloud, path)
     return cloud if sampling is None else cloud.resample(sampling)
@@ -86,43 +218,67 @@ def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
 
 @dataclass(frozen=True)
 class PreprocessOutcome:
-    """What happened to one sample in ``preprocess``: ok (cached or computed) or its error."""
+    """What happened to one sample in ``preprocess``: ok (cached or computed) or its error.
+
+    ``flow_error`` says why the optical flow failed (the cloud and pair are cached then).
+    """
 
     sample_id: str
     ok: bool
     cached: bool = False
     error: str = ""
+    flow_error: str = ""
 
 
-def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None) -> PreprocessOutcome:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
+                    flow: FlowMethod | None = None) -> PreprocessOutcome:
     try:
-        path = cache_file(sample, params, root)
-        if load_cloud(path) is not None:
+        files = clip_files(sample, params, root)
+        pair = load_pair(files.pair)
+        have_cloud = load_cloud(files.cloud) is not None
+        need_flow = flow is not None and load_flow(files.flow(flow)) is None
+        if pair is not None and have_cloud and not need_flow:
             return PreprocessOutcome(sample.id, True, cached=True)
-        save_cloud(motion_cloud(sample, params, sampling=None), path)
-        return PreprocessOutcome(sample.id, True)
+        if pair is None:
+            pair = align_pair(sample, params)
+            save_pair(pair, files.pair)
+        if not have_cloud:
+            save_cloud(cloud_from_pair(pair, params, sampling=None), files.cloud)
     except (MerError, ValueError, OSError) as exc:
-        return PreprocessOutcome(sample.id, False, error=str(exc).splitlines()[0])
+        return PreprocessOutcome(sample.id, False, error=_first_line(exc))
+    if need_flow:
+        try:
+            save_flow(pair_flow(pair, flow), files.flow(flow))
+        except Exception as exc:  # noqa: BLE001 - OpenCV errors too; the cloud is still good
+            return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc))
+    return PreprocessOutcome(sample.id, True)
 
 
 def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
-               workers: int | None = None, root: Path | None = None) -> Iterator[Progress]:
+               workers: int | None = None, root: Path | None = None,
+               flow: FlowMethod | None = None) -> Iterator[Progress]:
     """Fill the cache for ``samples``; yields one Progress per sample (result: PreprocessOutcome).
 
-    A failed sample never stops the run; the final record's result is the
-    list of every outcome.
+    Caches each sample's cloud and aligned pair, and with ``flow`` its optical flow
+    by that method (what the viewer shows first). A failed sample or flow never
+    stops the run; the final record's result is the list of every outcome.
     """
     total = len(samples)
     outcomes: list[PreprocessOutcome] = []
     workers = max(1, workers or os.cpu_count() or 1)
     if workers == 1:
         for i, sample in enumerate(samples, start=1):
-            outcome = _preprocess_one(sample, params, root)
+            outcome = _preprocess_one(sample, params, root, flow)
             outcomes.append(outcome)
             yield Progress(i, total, outcome.sample_id, outcome)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_preprocess_one, s, params, root) for s in samples]
+            futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in samples]
             try:
                 for i, future in enumerate(as_completed(futures), start=1):
                     outcome = future.result()

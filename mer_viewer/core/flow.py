@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -96,6 +97,31 @@ def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndar
     hsv[..., 1] = 255
     hsv[..., 2] = np.rint(np.clip(length * scale, 0.0, 1.0) * 255.0).astype(np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+@dataclass(frozen=True, eq=False)
+class FlowField:
+    """A clip's flow and what the flow view draws of it, computed once (and cached).
+
+    ``flow`` (h, w, 2) float32 px on the onset face box (``optical_flow``);
+    ``rgb`` (h, w, 3) uint8 its ``flow_to_rgb`` coding; ``max_px`` its largest length.
+    """
+
+    method: FlowMethod
+    flow: np.ndarray
+    rgb: np.ndarray
+    max_px: float
+
+    @classmethod
+    def of(cls, flow: np.ndarray, method: FlowMethod) -> "FlowField":
+        flow = np.asarray(flow, dtype=np.float32)
+        top = float(magnitude(flow).max()) if flow.size else 0.0
+        return cls(method, flow, flow_to_rgb(flow, max_magnitude=top), top)
+
+
+def pair_flow(pair, method: FlowMethod = "tvl1") -> FlowField:
+    """The flow of an aligned pair (``pipeline.AlignedPair``): onset crop -> warped apex crop."""
+    return FlowField.of(optical_flow(pair.onset_rgb, pair.apex_rgb, method), method)
 
 
 def color_wheel(size: int = 128) -> np.ndarray:

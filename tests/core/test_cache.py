@@ -1,0 +1,159 @@
+"""Disk cache of a clip's cloud, aligned pair and optical flow: hits, invalidation, damage."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mer_viewer.cli import main
+from mer_viewer.core import cache
+from mer_viewer.core.cache import (cached_cloud, cached_flow, cached_pair, clip_files,
+                                   load_cloud, load_flow, load_pair, preprocess)
+from mer_viewer.core.dataset import Dataset
+from mer_viewer.core.flow import flow_to_rgb, magnitude, optical_flow
+from mer_viewer.core.pipeline import CloudParams, motion_cloud
+
+
+@pytest.fixture
+def sample(demo_copy):
+    return Dataset.open(demo_copy).samples[0]
+
+
+def _forbid(monkeypatch, *names):
+    """Make the named computations of the cache module fail if they are called."""
+    def fail(*_a, **_k):
+        raise AssertionError("computed although cached")
+
+    for name in names:
+        monkeypatch.setattr(cache, name, fail)
+
+
+def test_pair_round_trip_equals_the_computed_pair(sample, tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    pair = cached_pair(sample, root=root)
+    _forbid(monkeypatch, "align_pair")
+    again = cached_pair(sample, root=root)
+    assert again is not pair and again.box == pair.box and again.sample_id == pair.sample_id
+    for name in ("onset_rgb", "apex_rgb", "onset_depth_mm", "apex_depth_mm", "landmarks"):
+        a, b = getattr(pair, name), getattr(again, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert again.alignment.as_dict() == pair.alignment.as_dict()
+    assert again.face_method == pair.face_method and again.frame_shape == pair.frame_shape
+    # a cloud made from the cached pair is the cloud of the pipeline
+    fresh = motion_cloud(sample, sampling=None)
+    cloud = cached_cloud(sample, root=root, sampling=None)
+    assert np.array_equal(cloud.points_m, fresh.points_m)
+    assert np.array_equal(cloud.colors, fresh.colors)
+
+
+def test_flow_cached_with_what_the_view_draws(sample, tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    pair = cached_pair(sample, root=root)
+    flow = cached_flow(sample, method="dis", root=root)
+    expected = optical_flow(pair.onset_rgb, pair.apex_rgb, "dis")
+    assert flow.method == "dis" and np.array_equal(flow.flow, expected)
+    assert np.array_equal(flow.rgb, flow_to_rgb(expected))
+    assert flow.max_px == pytest.approx(float(magnitude(expected).max()))
+    _forbid(monkeypatch, "align_pair", "pair_flow")
+    again = cached_flow(sample, method="dis", root=root)
+    assert np.array_equal(again.flow, flow.flow) and np.array_equal(again.rgb, flow.rgb)
+    files = clip_files(sample, CloudParams(), root)
+    assert files.flow("dis").is_file() and not files.flow("farneback").exists()
+
+
+def test_entries_follow_parameters_and_source_files(sample, tmp_path):
+    root = tmp_path / "cache"
+    params = CloudParams()
+    cached_cloud(sample, params, root=root)
+    cached_flow(sample, params, "dis", root=root)
+    files = clip_files(sample, params, root)
+    assert load_cloud(files.cloud) and load_pair(files.pair) and load_flow(files.flow("dis"))
+    other = clip_files(sample, CloudParams(align="none"), root)
+    assert {other.cloud, other.pair, other.flow("dis")}.isdisjoint(
+        {files.cloud, files.pair, files.flow("dis")})
+    assert files.flow("dis") != files.flow("tvl1")
+    colour = sample.frames.color_path(sample.apex)
+    stat = colour.stat()
+    os.utime(colour, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    changed = clip_files(sample, params, root)
+    assert changed.pair != files.pair and not changed.pair.exists()
+    assert not changed.flow("dis").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong_shape"])
+def test_damaged_entries_are_recomputed(sample, tmp_path, damage):
+    root = tmp_path / "cache"
+    params = CloudParams()
+    cached_cloud(sample, params, root=root)
+    cached_flow(sample, params, "dis", root=root)
+    files = clip_files(sample, params, root)
+    for path in (files.cloud, files.pair, files.flow("dis")):
+        data = path.read_bytes()
+        if damage == "garbage":
+            path.write_bytes(b"not a numpy file at all")
+        elif damage == "truncated":
+            path.write_bytes(data[: len(data) // 2])
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:  # a readable file whose arrays do not fit together
+            with np.load(path) as content:
+                arrays = dict(content)
+            for name in ("apex_rgb", "rgb", "centre"):
+                if name in arrays:
+                    arrays[name] = arrays[name][:3]
+            with open(path, "wb") as handle:
+                np.savez(handle, **arrays)
+    assert load_pair(files.pair) is None and load_flow(files.flow("dis")) is None
+    pair = cached_pair(sample, params, root=root)
+    flow = cached_flow(sample, params, "dis", root=root)
+    cloud = cached_cloud(sample, params, root=root)
+    assert pair.apex_rgb.shape[:2] == (pair.box.height, pair.box.width)
+    assert flow.flow.shape[:2] == pair.apex_rgb.shape[:2] and len(cloud) > 1000
+    assert load_pair(files.pair) is not None and load_flow(files.flow("dis")) is not None
+
+
+def test_preprocess_fills_pair_and_flow_and_survives_a_failed_flow(demo_copy, tmp_path,
+                                                                   monkeypatch):
+    samples = Dataset.open(demo_copy).samples[:3]
+    root = tmp_path / "cache"
+    real = cache.pair_flow
+
+    def flaky(pair, method):
+        if pair.sample_id == samples[1].id:
+            raise RuntimeError("flow exploded")
+        return real(pair, method)
+
+    monkeypatch.setattr(cache, "pair_flow", flaky)
+    outcomes = list(preprocess(samples, workers=1, root=root, flow="dis"))[-1].result
+    assert [o.ok for o in outcomes] == [True, True, True]
+    assert [bool(o.flow_error) for o in outcomes] == [False, True, False]
+    assert "flow exploded" in outcomes[1].flow_error
+    for s in samples:
+        files = clip_files(s, CloudParams(), root)
+        assert files.cloud.is_file() and files.pair.is_file()
+        assert files.flow("dis").is_file() == (s is not samples[1])
+    monkeypatch.setattr(cache, "pair_flow", real)
+    again = list(preprocess(samples, workers=1, root=root, flow="dis"))[-1].result
+    assert [o.cached for o in again] == [True, False, True] and all(o.ok for o in again)
+    # training's preprocessing caches no flow
+    plain = list(preprocess(samples[:1], workers=1, root=tmp_path / "plain"))[-1].result
+    files = clip_files(samples[0], CloudParams(), tmp_path / "plain")
+    assert plain[0].ok and files.pair.is_file() and not list(files.stem.parent.glob("*flow*"))
+
+
+def test_preprocess_cli_caches_the_flow_for_the_viewer(demo_copy, capsys):
+    from mer_viewer.core.paths import cache_dir
+
+    code = main(["preprocess", str(demo_copy), "--workers", "2", "--flow", "dis", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    samples = Dataset.open(demo_copy).samples
+    assert code == 0 and report["failed"] == [] and report["flow_failed"] == []
+    assert report["flow"] == "dis" and report["done"] == len(samples)
+    for s in samples:
+        files = clip_files(s, CloudParams(), cache_dir() / "clouds")
+        assert load_flow(files.flow("dis")) is not None and load_pair(files.pair) is not None
+    assert main(["preprocess", str(demo_copy), "--flow", "dis", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["from_cache"] == len(samples)
