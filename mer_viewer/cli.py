@@ -306,6 +306,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--final-model", action="store_true",
                    help="also train model.pt on every subject (for classification)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on the CPU")
+    p.add_argument("--class-weights", choices=("none", "balanced"), default="none",
+                   help="weigh each class's loss by n / (K · n_c) of the training samples")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print metrics.json at the end")
@@ -329,6 +331,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     options = dict(model=args.model, classes=args.classes, protocol=args.protocol,
                    points=args.points, sampling=args.sampling, seed=args.seed, device=args.device,
                    augment=tuple(args.augment), bf16=args.bf16, inner_val=args.inner_val,
+                   class_weights=args.class_weights,
                    final_model=args.final_model)
     if args.epochs is not None:
         options["epochs"] = args.epochs

@@ -12,6 +12,7 @@ TASKS = ("3", "4", "7", "objective")
 PROTOCOLS = ("loso", "holdout")
 SAMPLINGS = ("sort", "random", "fps")
 AUGMENTATIONS = ("rotate", "scale", "jitter")
+CLASS_WEIGHTS = ("balanced", "none")
 
 # The official code's schedule: StepLR every 20 of 100 epochs, gamma 0.7.
 PAPER_EPOCHS = 100
@@ -42,6 +43,11 @@ class TrainConfig:
       ``scale`` (xyz × U(1 ± scale_range)) and ``jitter`` (xyz + N(0, jitter_std)
       clipped to ±3σ, in normalised units). None by default, as in the paper.
     - ``bf16``: autocast to bfloat16 on the device (CPU included).
+    - ``class_weights``: ``balanced`` weighs the loss of each class by
+      n / (K · n_c), counted on the samples that update the weights (the fold's
+      training subjects only); ``none`` is the plain cross-entropy. CAS(ME)³ is
+      unbalanced (3 classes: negative 457, surprise 187, positive 55 of 670), and
+      UF1 and UAR weigh every class equally.
     - ``precise_bn``: before a model is evaluated (inner validation, test, the
       final model), its BatchNorm statistics are recomputed over the fold's
       training samples with the weights it has then, in eval behaviour
@@ -75,6 +81,7 @@ class TrainConfig:
     holdout_fraction: float = 0.2
     inner_val: float | None = None
     final_model: bool = False
+    class_weights: str = "none"
     precise_bn: bool = True
     model_options: dict[str, Any] = field(default_factory=dict)
 
@@ -85,6 +92,9 @@ class TrainConfig:
         problems = []
         if self.classes not in TASKS:
             problems.append(f"classes must be one of {TASKS}, not {self.classes!r}")
+        if self.class_weights not in CLASS_WEIGHTS:
+            problems.append(f"class_weights must be one of {CLASS_WEIGHTS}, "
+                            f"not {self.class_weights!r}")
         if self.protocol not in PROTOCOLS:
             problems.append(f"protocol must be one of {PROTOCOLS}, not {self.protocol!r}")
         if self.sampling not in SAMPLINGS:

@@ -234,6 +234,9 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
 
     autocast = dict(device_type=run.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
     classes = data.classes
+    weights = None
+    if cfg.class_weights == "balanced":
+        weights = torch.from_numpy(balanced_weights(data.y[fit_idx], len(classes))).to(run.device)
     for epoch in range(start, n_epochs):
         rng = _seed_everything(seed_for(cfg.seed, _EPOCH, fold.index, epoch))
         model.train()
@@ -251,7 +254,7 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
             yb = torch.from_numpy(data.y[b]).to(run.device)
             with torch.autocast(**autocast):
                 logits = model(xb_t)
-            loss = F.cross_entropy(logits.float(), yb)
+            loss = F.cross_entropy(logits.float(), yb, weight=weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -319,6 +322,15 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
                                                   n_epochs, test_subjects=fold.test,
                                                   predictions=predictions, final_model=final))
     return FoldOutcome(history, predictions, best_epoch)
+
+
+def balanced_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """(K,) float32 loss weights n / (K · n_c); a class without samples gets weight 0."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)
 
 
 def recompute_bn_statistics(model, x: np.ndarray, idx: np.ndarray, batch_size: int,

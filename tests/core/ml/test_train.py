@@ -265,3 +265,21 @@ def test_tested_models_carry_precise_statistics(tmp_path, fake_models):
                                     8, off)
             same = np.allclose(stored.numpy(), model.bn.running_mean.numpy(), atol=1e-6)
             assert same is precise, (path.name, precise)
+
+
+def test_balanced_class_weights():
+    """n / (K · n_c): every class contributes equally to the loss; absent classes weigh 0."""
+    from mer_viewer.core.ml.train import balanced_weights
+
+    w = balanced_weights(np.array([0, 0, 0, 1, 2, 2]), 4)
+    np.testing.assert_allclose(w, [6 / 9, 6 / 3, 6 / 6, 0], rtol=1e-6)
+    counts = np.array([3, 1, 2])
+    assert np.allclose(w[:3] * counts, (w[:3] * counts)[0])
+
+
+def test_class_weights_option(tmp_path, fake_models):
+    items = make_items(n_subjects=2, per_subject=6)
+    _run(TrainConfig(**FAST, class_weights="balanced"), items, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "balanced"
+    with pytest.raises(MerError, match="class_weights"):
+        TrainConfig(class_weights="inverse")
