@@ -92,30 +92,44 @@ class FrameLoader(QtCore.QObject):
                 self._cache.popitem(last=False)
 
 
-def cloud_job(sample: Sample, params: CloudParams, use_cache: bool = True) -> Iterator[Progress]:
-    """The current clip's cloud (from the cache when there) and its aligned pair.
+def cloud_job(sample: Sample, params: CloudParams, flow_method: str = "tvl1",
+              use_cache: bool = True) -> Iterator[Progress]:
+    """The current clip's cloud and aligned pair, from the disk cache when there, and the
+    pair's flow by ``flow_method`` when that is cached too (``mer preprocess`` caches all).
 
-    Yields ``("cloud", MotionCloud)`` and ``("pair", AlignedPair)`` results as
-    soon as each exists, so the 3D view can draw before the overlays are ready.
+    What the cache holds comes first as one ``("cached", {"cloud", "pair", "flow"})``
+    result (the views then update at once); what it lacks is computed, stored and
+    yielded as ``("pair", AlignedPair)`` and ``("cloud", MotionCloud)`` (the flow is the
+    flow view's job). A cached cloud shows before the slower face alignment.
     """
-    from ..core.cache import cache_file, load_cloud, save_cloud
+    from ..core.cache import clip_files, load_cloud, load_flow, load_pair, save_cloud, save_pair
 
-    path = cache_file(sample, params)
-    cloud = load_cloud(path) if use_cache else None
-    if cloud is not None:
-        yield Progress(1, 3, "cloud from cache", ("cloud", cloud))
-    yield Progress(1, 3, "finding the face and aligning apex to onset")
-    pair = align_pair(sample, params)
-    yield Progress(2, 3, "aligned", ("pair", pair))
+    files = clip_files(sample, params)
+    cloud = load_cloud(files.cloud) if use_cache else None
+    pair = load_pair(files.pair) if use_cache else None
+    flow = load_flow(files.flow(flow_method)) if pair is not None else None
+    found = {k: v for k, v in (("cloud", cloud), ("pair", pair), ("flow", flow)) if v is not None}
+    if found:
+        yield Progress(1, 3, "from the cache", ("cached", found))
+    if pair is None:
+        yield Progress(1, 3, "finding the face and aligning apex to onset")
+        pair = align_pair(sample, params)
+        if use_cache:
+            _store(save_pair, pair, files.pair)
+        yield Progress(2, 3, "aligned", ("pair", pair))
     if cloud is None:
         cloud = cloud_from_pair(pair, params, sampling=None)
         if use_cache:
-            try:
-                save_cloud(cloud, path)
-            except OSError:
-                pass  # a read-only cache only costs time
+            _store(save_cloud, cloud, files.cloud)
         yield Progress(3, 3, "cloud ready", ("cloud", cloud))
     yield Progress(3, 3, "done")
+
+
+def _store(save, value, path) -> None:
+    try:
+        save(value, path)
+    except OSError:
+        pass  # a read-only cache only costs time
 
 
 class CloudLoader(QtCore.QObject):
@@ -152,17 +166,25 @@ class CloudLoader(QtCore.QObject):
             self.jobs.cancel(self.JOB)
             self.state.set_result(sample.id, cloud=hit["cloud"], pair=hit["pair"])
             return
-        self.jobs.start(self.JOB, cloud_job(sample, self.state.cloud_params),
+        self.jobs.start(self.JOB, cloud_job(sample, self.state.cloud_params,
+                                            self.state.flow_method),
                         f"motion cloud of {sample.id}")
 
     def _on_partial(self, name: str, result: object) -> None:
         if name != self.JOB or not isinstance(result, tuple):
             return
         kind, value = result
-        if kind == "cloud":
+        if kind == "cached":
+            self.state.set_result(self._sample_id, **value)
+            found = {k: v for k, v in value.items() if k != "flow"}
+        elif kind == "cloud":
             self.state.set_result(self._sample_id, cloud=value)
+            found = {kind: value}
         elif kind == "pair":
             self.state.set_result(self._sample_id, pair=value)
-        self._found[kind] = value
+            found = {kind: value}
+        else:
+            return
+        self._found.update(found)
         if self._key is not None and len(self._found) == 2:
             self.memo.put(self._key, dict(self._found))

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
 from ..core.face import Box
-from ..core.flow import FLOW_METHODS, color_wheel, flow_to_rgb, magnitude
+from ..core.flow import FLOW_METHODS, FlowField, color_wheel
 from ..core.pipeline import MotionCloud
 from .image_view import ImagePanel, qimage_from_rgb
 
@@ -36,18 +36,19 @@ class FlowView(ImagePanel):
     def method(self) -> str:
         return self.method_box.currentText()
 
-    def set_flow(self, flow: np.ndarray | None, box: Box | None,
+    def set_flow(self, flow: FlowField | None, box: Box | None,
                  frame_shape: tuple[int, int] | None = None) -> None:
-        self._flow, self._box = flow, box
+        """Show ``flow`` (its colour coding, computed once with it) on the face ``box``."""
+        self._flow = flow.flow if flow is not None else None
+        self._box = box
         if flow is None or box is None:
             self.image.clear()
             self.title.setText("<b>Optical flow</b>")
             return
-        self.image.setImage(flow_to_rgb(flow), autoLevels=False, levels=(0, 255))
+        self.image.setImage(flow.rgb, autoLevels=False, levels=(0, 255))
         self.image.setRect(box.x0, box.y0, box.width, box.height)
         self.set_frame_shape(frame_shape)
-        top = float(magnitude(flow).max()) if flow.size else 0.0
-        self.title.setText(f"<b>Optical flow</b> ({self.method}, max {top:.2f} px)")
+        self.title.setText(f"<b>Optical flow</b> ({flow.method}, max {flow.max_px:.2f} px)")
 
     def describe(self, u: int, v: int) -> str:
         text = super().describe(u, v)

@@ -9,6 +9,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from ..core.dataset import Dataset, Sample, Skipped
+from ..core.flow import FlowField
 from ..core.pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 
 
@@ -42,7 +43,9 @@ class ViewerState(QtCore.QObject):
     """What every view shows; widgets read it and change it only through these setters.
 
     Signals carry the new value. ``cloud`` is the unsampled MotionCloud of the
-    current sample for ``cloud_params``; ``pair`` its aligned onset/apex crops.
+    current sample for ``cloud_params``; ``pair`` its aligned onset/apex crops;
+    ``flow`` the pair's optical flow by ``flow_method`` when it came with the pair
+    (from the disk cache), else None until the flow view has computed it.
     """
 
     datasetChanged = QtCore.Signal(object)
@@ -51,6 +54,7 @@ class ViewerState(QtCore.QObject):
     sampleEdited = QtCore.Signal(object)     # same clip, other labels/offset/notes
     frameChanged = QtCore.Signal(int)
     cloudParamsChanged = QtCore.Signal(object)
+    flowMethodChanged = QtCore.Signal(str)
     samplingChanged = QtCore.Signal(object)
     cloudChanged = QtCore.Signal(object)
     pairChanged = QtCore.Signal(object)
@@ -66,6 +70,8 @@ class ViewerState(QtCore.QObject):
         self.sampling = SamplingParams()
         self.cloud: MotionCloud | None = None
         self.pair: AlignedPair | None = None
+        self.flow_method = "tvl1"
+        self.flow: FlowField | None = None
         self.picked: PickedPoint | None = None
         self._pixel_index: np.ndarray | None = None
 
@@ -110,7 +116,7 @@ class ViewerState(QtCore.QObject):
             return
         self.sample = sample
         self._set_cloud(None)
-        self.pair = None
+        self.pair = self.flow = None
         self.pairChanged.emit(None)
         self.sampleChanged.emit(sample)
         self.set_frame(sample.onset if sample is not None else 0, force=True)
@@ -140,18 +146,25 @@ class ViewerState(QtCore.QObject):
             self.cloud_params = params
             self.cloudParamsChanged.emit(params)
 
+    def set_flow_method(self, method: str) -> None:
+        if method != self.flow_method:
+            self.flow_method = method
+            self.flowMethodChanged.emit(method)
+
     def set_sampling(self, sampling: SamplingParams) -> None:
         if sampling != self.sampling:
             self.sampling = sampling
             self.samplingChanged.emit(sampling)
 
     def set_result(self, sample_id: str, cloud: MotionCloud | None = None,
-                   pair: AlignedPair | None = None) -> None:
-        """A computed cloud or aligned pair arrived; ignored if the clip changed meanwhile."""
+                   pair: AlignedPair | None = None, flow: FlowField | None = None) -> None:
+        """A cloud, aligned pair or the pair's flow arrived (computed or from the cache);
+        ignored if the clip changed meanwhile. A flow counts only with its pair."""
         if self.sample is None or sample_id != self.sample.id:
             return
         if pair is not None:
             self.pair = pair
+            self.flow = flow  # before the signal: the flow view looks for it
             self.pairChanged.emit(pair)
         if cloud is not None:
             self._set_cloud(cloud)

@@ -15,12 +15,13 @@ from .state import ViewerState
 from .workers import JobRunner
 
 
-def flow_job(pair, method: str):
-    """Optical flow of an aligned pair, as a one-step job whose result is (sample id, flow)."""
-    from ..core.flow import optical_flow
+def flow_job(sample, params, pair, method: str):
+    """Optical flow of an aligned pair (from the disk cache, else computed and stored), as a
+    one-step job whose result is (sample id, method, FlowField)."""
+    from ..core.cache import cached_flow
 
     yield Progress(0, 1, f"{method} optical flow")
-    flow = optical_flow(pair.onset_rgb, pair.apex_rgb, method)
+    flow = cached_flow(sample, params, method, pair=pair)
     yield Progress(1, 1, "flow ready", (pair.sample_id, method, flow))
 
 
@@ -74,7 +75,9 @@ class Views2DPanel(QtWidgets.QWidget):
         self.loader.frameFailed.connect(lambda msg: self.rgb.readout.setText(msg))
         self.scrubber.frameRequested.connect(state.set_frame)
         self.scrubber.stepRequested.connect(self._on_step)
-        self.flow.method_box.currentTextChanged.connect(lambda _m: self._start_flow())
+        self.flow.method_box.currentTextChanged.connect(state.set_flow_method)
+        state.set_flow_method(self.flow.method)
+        state.flowMethodChanged.connect(lambda _m: self._start_flow())
         jobs.partial.connect(self._on_job_result)
         for panel in self.panels:
             panel.pixelClicked.connect(state.pick_pixel)
@@ -84,7 +87,7 @@ class Views2DPanel(QtWidgets.QWidget):
         self.face_button.clicked.connect(self.fit_face)
         self._shown: tuple[str, int] | None = None
         self._flow_key: tuple[str, str] | None = None
-        self._flows = Memo()  # (sample id, method) -> (AlignedPair, flow) of recent clips
+        self._flows = Memo()  # (sample id, method) -> (AlignedPair, FlowField) of recent clips
 
     # --- readiness (for --screenshot and tests) -------------------------------------------------
     @property
@@ -172,14 +175,21 @@ class Views2DPanel(QtWidgets.QWidget):
         if pair is None:
             return
         self._flow_key = None
-        known = self._flows.get((pair.sample_id, self.flow.method))
+        method = self.flow.method
+        known = self._flows.get((pair.sample_id, method))
         if known is not None and known[0] is pair:
-            self.jobs.cancel(self.FLOW_JOB)
-            self._show_flow(pair, self.flow.method, known[1])
+            flow = known[1]
+        elif self.state.flow is not None and self.state.flow.method == method:
+            flow = self.state.flow  # came from the disk cache with the pair
+            self._flows.put((pair.sample_id, method), (pair, flow))
+        else:
+            self.flow.set_flow(None, None)
+            self.jobs.start(self.FLOW_JOB, flow_job(self.state.sample, self.state.cloud_params,
+                                                    pair, method),
+                            f"{method} flow of {pair.sample_id}")
             return
-        self.flow.set_flow(None, None)
-        self.jobs.start(self.FLOW_JOB, flow_job(pair, self.flow.method),
-                        f"{self.flow.method} flow of {pair.sample_id}")
+        self.jobs.cancel(self.FLOW_JOB)
+        self._show_flow(pair, method, flow)
 
     def _on_job_result(self, name: str, result) -> None:
         if name != self.FLOW_JOB or self.state.pair is None:
