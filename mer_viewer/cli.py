@@ -50,7 +50,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                                    "layout: frames, depth, annotation sheet and ground truth.")
     p.add_argument("--out", required=True, type=Path, help="folder to create")
     p.add_argument("--subjects", type=int, default=12, help="number of subjects (default 12)")
-    p.add_argument("--clips", type=int, default=8, help="samples per subject (default 8)")
+    p.add_argument("--clips", type=int, default=8,
+                   help="micro-expression samples per subject (default 8)")
+    p.add_argument("--macro", type=int, default=2, metavar="K",
+                   help="macro-expressions per subject, in the MaE sheet (default 2; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -62,13 +65,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     if args.subjects < 1 or args.clips < 1:
         raise UsageError("--subjects and --clips must be at least 1")
+    if args.macro < 0:
+        raise UsageError("--macro must be at least 0")
     out = args.out.expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: already exists and is not an empty folder")
     drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
-                     seed=args.seed, workers=args.workers), "rendering demo clips")
+                     seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
+          "rendering demo clips")
     summary = {"root": str(out), "subjects": args.subjects, "clips_per_subject": args.clips,
-               "seed": args.seed}
+               "macro_per_subject": args.macro, "seed": args.seed}
     if args.json:
         _print_json(summary)
     else:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.dataset.demo import (
+    DEMO_MAE_SHEET_NAME,
     DEMO_SHEET_NAME,
     EXCLUSIONS_NAME,
     SHEET_COLUMNS,
@@ -47,8 +49,8 @@ def rows(corpus) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _rows_of(rows, kinds=("normal",)) -> list[dict]:
-    return [r for r in rows if r["kind"] in kinds]
+def _rows_of(rows, kinds=("normal",), sheet="me") -> list[dict]:
+    return [r for r in rows if r["kind"] in kinds and r["sheet"] == sheet]
 
 
 def _frame_paths(corpus: Path, row: dict, frame: int) -> tuple[Path, Path]:
@@ -72,8 +74,9 @@ def _truth(corpus, row) -> dict:
 
 def test_layout_follows_part_a(corpus, rows):
     assert sorted(p.name for p in corpus.iterdir()) == sorted(
-        [DEMO_SHEET_NAME, EXCLUSIONS_NAME, TRUTH_DIR] + sorted({r["subject"] for r in rows}))
-    for row in _rows_of(rows, ANOMALY_KINDS + ("normal",)):
+        [DEMO_SHEET_NAME, DEMO_MAE_SHEET_NAME, EXCLUSIONS_NAME, TRUTH_DIR]
+        + sorted({r["subject"] for r in rows}))
+    for row in _rows_of(rows, ANOMALY_KINDS + ("normal",)) + _rows_of(rows, sheet="mae"):
         if row["kind"] == "missing_clip":
             assert not (corpus / row["subject"] / row["clip"]).exists()
             assert not (corpus / row["subject"] / row["clip"].upper()).exists()
@@ -93,7 +96,7 @@ def test_layout_follows_part_a(corpus, rows):
 def test_sheet_has_the_real_columns_and_values(corpus, rows):
     sheet = pd.read_excel(corpus / DEMO_SHEET_NAME, sheet_name="label")
     assert tuple(sheet.columns) == SHEET_COLUMNS
-    assert len(sheet) == len(rows)
+    assert len(sheet) == len([r for r in rows if r["sheet"] == "me"])
     assert sheet["Subject"].str.fullmatch(r"spNO\.\d+").all()
     assert sheet["Filename"].str.fullmatch(r"[a-m]").all()
     for column in ("Onset", "Apex", "Offset"):
@@ -131,7 +134,13 @@ def test_exclusions_list_the_occluded_rows(corpus, rows):
 
 
 def test_plan_of_the_default_corpus():
-    specs = plan_corpus(12, 8, seed=0)
+    everything = plan_corpus(12, 8, seed=0)
+    specs = [s for s in everything if s.sheet == "me"]
+    macro = [s for s in everything if s.sheet == "mae"]
+    assert everything == specs + macro and len(macro) == 24
+    assert {s.objective_class for s in macro} == {"I", "II", "III", "IV", "V", "VI", "VII"}
+    for s in macro:  # letters of their own, never shared with a micro-expression
+        assert not any(m.subject == s.subject and m.clip == s.clip for m in specs)
     numbers = sorted({int(s.subject[5:]) for s in specs})
     assert len(numbers) == 12 and numbers[0] == 1 and numbers[-1] > 12  # not contiguous
     for number in numbers:
@@ -141,6 +150,37 @@ def test_plan_of_the_default_corpus():
     kinds = [s.kind for s in specs]
     assert all(2 <= kinds.count(kind) <= 3 for kind in ANOMALY_KINDS if kind != "missing_clip")
     assert len(specs) == 96 + sum(kind != "normal" for kind in kinds)
+
+
+def test_macro_expression_sheet_is_read_by_the_loader(corpus, rows):
+    sheet = pd.read_excel(corpus / DEMO_MAE_SHEET_NAME, sheet_name="label")
+    assert tuple(sheet.columns) == SHEET_COLUMNS
+    macro = _rows_of(rows, sheet="mae")
+    assert len(sheet) == len(macro) == 2 * SMALL["subjects"]
+    assert {"happiness", "sadness"} <= set(sheet["emotion"])  # the MaE sheet's spellings
+    dataset = Dataset.open(corpus, kind="mae")
+    assert not dataset.skipped and len(dataset.samples) == len(macro)
+    assert sorted(s.objective_class for s in dataset.samples) == \
+        sorted(r["objective_class"] for r in macro) == sorted(["I", "II", "IV", "V", "III", "VI"])
+    for sample, row in zip(sorted(dataset.samples, key=lambda s: s.id),
+                           sorted(macro, key=lambda r: f"{r['subject']}_{r['clip']}_{r['onset']}")):
+        assert sample.objective_class == objective_class(row["au"])
+        assert sample.source == "mae" and sample.offset - sample.onset >= 5
+    micro = {s.id for s in Dataset.open(corpus).samples}
+    assert not micro & {s.id for s in dataset.samples}
+
+
+def test_macro_expressions_move_2_to_6_mm_where_the_action_units_are(corpus, rows):
+    for row in _rows_of(rows, sheet="mae"):
+        truth = _truth(corpus, row)
+        magnitude = np.linalg.norm(truth["displacement_mm"].astype(np.float32), axis=-1)
+        assert 2.0 - 5e-3 <= magnitude.max() <= 6.0 + 5e-3 and str(truth["sheet"]) == "mae"
+        landmarks = truth["landmarks_onset_px"] - truth["box_xyxy"][:2]
+        ys = np.nonzero(truth["moving"])[0]
+        if normalise_emotion(row["emotion"]) == "happy":
+            assert (ys > landmarks[17:27, 1].min()).all()  # never the brows
+        colour, depth = _read_pair(corpus, row, int(row["true_apex"]))
+        assert colour is not None and depth is not None
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -179,6 +219,17 @@ def test_another_seed_gives_another_corpus(tmp_path):
     assert a[DEMO_SHEET_NAME] != b[DEMO_SHEET_NAME]
     common = [name for name in a.keys() & b.keys() if name.endswith((".jpg", ".png"))]
     assert all(a[name] != b[name] for name in common)
+
+
+def test_macro_expressions_leave_the_micro_ones_as_they_were(tmp_path):
+    _build(tmp_path / "a", subjects=1, clips_per_subject=1, seed=0, workers=1)
+    _build(tmp_path / "none", subjects=1, clips_per_subject=1, seed=0, workers=1,
+           macro_per_subject=0)
+    a, none = _all_bytes(tmp_path / "a"), _all_bytes(tmp_path / "none")
+    assert DEMO_MAE_SHEET_NAME in a and DEMO_MAE_SHEET_NAME not in none
+    assert len(a) > len(none)
+    changed = [name for name in none if a[name] != none[name]]
+    assert changed == [f"{TRUTH_DIR}/samples.csv"]  # the table lists the macro rows too
 
 
 # --- faces, depth, truth ------------------------------------------------------------

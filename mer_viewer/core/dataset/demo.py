@@ -6,9 +6,16 @@ Layout written under ``out`` (SPEC §4, §5)::
     spNO.<k>/<Clip>/depth/<n>.png       uint16 mm, 0 = invalid, registered to RGB
     spNO.<k>/<Clip>/<n>.png             (one subject keeps depth beside color/)
     cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx   sheet "label", the real columns
+    cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx   macro-expressions, same columns
     mer_exclusions.csv                  subject,clip,onset,reason (hand occlusion)
     demo_truth/<subject>_<clip>_<onset>.npz     ground truth per sample
-    demo_truth/samples.csv              every row with its anomaly kind and true frames
+    demo_truth/samples.csv              every row of both sheets (column ``sheet``: me or
+                                        mae) with its anomaly kind and true frames
+
+Macro-expressions (``macro_per_subject``, 2 by default) have clip letters of their
+own after the micro-expressions' (or share a clip when a subject has run out of
+letters), the same AU fields 2–6 mm strong and 6–7 frames; the micro-expression
+samples are the same, byte for byte, whatever ``macro_per_subject``.
 
 The corpus is built in a temporary folder next to ``out`` and renamed at the end,
 the sheet last, so a cancelled or failed build never leaves a half-written corpus.
@@ -40,18 +47,22 @@ from .demo_plan import ANOMALY_KINDS, CLIP_LETTERS, plan_corpus
 from .demo_render import ZIP_DATE, SampleSpec, init_worker, load_texture, render_sample, set_texture
 
 DEMO_SHEET_NAME = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+DEMO_MAE_SHEET_NAME = "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx"
 SHEET_COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion")
 EXCLUSIONS_NAME = "mer_exclusions.csv"
 TRUTH_DIR = "demo_truth"
-__all__ = ["build_demo", "DEMO_SHEET_NAME", "SHEET_COLUMNS", "EXCLUSIONS_NAME", "TRUTH_DIR",
+__all__ = ["build_demo", "DEMO_SHEET_NAME", "DEMO_MAE_SHEET_NAME", "SHEET_COLUMNS", "EXCLUSIONS_NAME", "TRUTH_DIR",
            "ANOMALY_KINDS"]
 
 _FIXED_TIME = dt.datetime(2024, 1, 1)
 
 
 def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: int = 0,
-               workers: int | None = None) -> Iterator[Progress]:
+               workers: int | None = None, macro_per_subject: int = 2) -> Iterator[Progress]:
     """Write the demo corpus to `out`, yielding one Progress per rendered clip (and a final one).
+
+    ``clips_per_subject`` micro-expressions (ME sheet) and ``macro_per_subject``
+    macro-expressions (MaE sheet; 0: no MaE sheet) per subject.
 
     ``workers=None`` uses every CPU (a process pool); ``workers=1`` renders in this
     process. An existing ``out`` is replaced only if it is empty or a demo corpus.
@@ -63,8 +74,11 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
     if not 1 <= clips_per_subject <= len(CLIP_LETTERS):
         raise MerError(f"clips per subject must be between 1 and {len(CLIP_LETTERS)}, "
                        f"got {clips_per_subject}")
+    if not 0 <= macro_per_subject <= len(CLIP_LETTERS):
+        raise MerError(f"macro-expressions per subject must be between 0 and "
+                       f"{len(CLIP_LETTERS)}, got {macro_per_subject}")
     _check_replaceable(out)
-    specs = plan_corpus(subjects, clips_per_subject, seed)
+    specs = plan_corpus(subjects, clips_per_subject, seed, macro_per_subject)
     to_render = [s for s in specs if s.kind != "missing_clip"]
     total = len(to_render) + 1
     workers = max(1, min(workers or os.cpu_count() or 1, len(to_render)))
@@ -79,7 +93,11 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
                 yield Progress(step, total, f"rendered {label}")
         _write_truth_table(specs, staging / TRUTH_DIR / "samples.csv")
         _write_exclusions(specs, staging / EXCLUSIONS_NAME)
-        _write_sheet(specs, staging / DEMO_SHEET_NAME)  # last: the corpus is complete
+        macro = [s for s in specs if s.sheet == "mae"]
+        if macro:
+            _write_sheet(macro, staging / DEMO_MAE_SHEET_NAME)
+        _write_sheet([s for s in specs if s.sheet == "me"],
+                     staging / DEMO_SHEET_NAME)  # last: the corpus is complete
         _replace(staging, out)
         yield Progress(total, total, f"demo corpus written to {out}", result=out)
     finally:
@@ -188,9 +206,10 @@ def _write_exclusions(specs: list[SampleSpec], path: Path) -> None:
 def _write_truth_table(specs: list[SampleSpec], path: Path) -> None:
     _write_csv(path, ["subject", "clip", "clip_folder", "onset", "apex", "offset", "true_onset",
                       "true_apex", "true_offset", "kind", "emotion", "au", "objective_class",
-                      "depth_beside_colour", "truth_file"],
+                      "depth_beside_colour", "truth_file", "sheet"],
                [[s.subject, s.clip, s.clip_folder, s.onset, s.apex, s.offset, s.true_onset,
                  s.true_apex, s.true_offset, s.kind, s.emotion, s.au, s.objective_class,
                  int(s.depth_beside_colour),
-                 "" if s.kind == "missing_clip" else f"{s.subject}_{s.clip}_{s.onset}.npz"]
+                 "" if s.kind == "missing_clip" else f"{s.subject}_{s.clip}_{s.onset}.npz",
+                 s.sheet]
                 for s in specs])

@@ -1,10 +1,14 @@
 """Plan of the demo corpus: subjects, their looks, and every sheet row with its frames.
 
-Deterministic in ``seed``. Subject looks and sample seeds come from
+Two sheets: the micro-expressions (ME sheet, with anomalous rows) and, after
+them, a few clean macro-expressions per subject (MaE sheet): the same AU fields,
+2–6 mm at the peak instead of 0.3–2 mm, over longer spans. Deterministic in ``seed``. Subject looks and sample seeds come from
 ``np.random.SeedSequence`` keyed by (seed, purpose, subject, clip, onset), so a
 subject's look does not depend on how many subjects there are and a sample
 renders the same in any worker; the row layout (anomalies, clip letters, frame
-numbers) comes from one plan stream keyed by the seed.
+numbers) comes from one plan stream keyed by the seed. The macro rows come from
+a stream of their own, drawn after the micro rows, so adding them left every
+micro-expression sample (and its frames) exactly as it was.
 """
 
 from __future__ import annotations
@@ -35,7 +39,18 @@ ANOMALY_COUNTS_12 = {
 }
 ANOMALY_KINDS = tuple(ANOMALY_COUNTS_12)
 
-_PLAN, _LOOK, _SAMPLE = 1, 2, 3  # SeedSequence purposes
+_PLAN, _LOOK, _SAMPLE, _MACRO = 1, 2, 3, 4  # SeedSequence purposes
+
+#: Emotions of the macro-expressions, dealt in turn over the subjects: their AUs
+#: give the objective classes I, II, IV, V, III, VI, VII, so a corpus of 4 subjects
+#: or more has every objective class among its macro-expressions.
+MACRO_EMOTIONS = ("happy", "surprise", "disgust", "sad", "anger", "fear", "others")
+#: How the real MaE sheet spells the emotions that differ from the ME sheet.
+MACRO_SPELLING = {"happy": "happiness", "sad": "sadness"}
+#: Frames from onset to offset of a macro-expression, minus one (6–7 frames; the
+#: micro-expressions have 5–9, mostly 5). Real ones last 0.5–4 s; the demo keeps
+#: them short so that the default corpus stays about 100 MB (7–9 frames: 107 MB).
+MACRO_SPANS = (5, 5, 6)
 
 
 def _rng(*words: int) -> np.random.Generator:
@@ -88,8 +103,10 @@ def _anomaly_counts(subjects: int) -> dict[str, int]:
             for kind, n in ANOMALY_COUNTS_12.items()}
 
 
-def plan_corpus(subjects: int, clips_per_subject: int, seed: int) -> list[SampleSpec]:
-    """Every sheet row of the corpus as a :class:`SampleSpec`, sorted like the real sheet."""
+def plan_corpus(subjects: int, clips_per_subject: int, seed: int,
+                macro_per_subject: int = 2) -> list[SampleSpec]:
+    """Every row of both sheets as a :class:`SampleSpec` (``sheet`` "me" or "mae"), each
+    sheet's rows sorted like the real sheet, the micro-expressions first."""
     rng = _rng(seed, _PLAN, 1)
     numbers = subject_numbers(subjects, seed)
     looks = {n: subject_look(n, seed) for n in numbers}
@@ -112,6 +129,7 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int) -> list[Sample
     sharing_subjects = set(int(n) for n in rng.choice(numbers, min(2, subjects), replace=False))
     others_capitalised = 0
     specs: list[SampleSpec] = []
+    clips_of: dict[int, dict[str, tuple[str, int]]] = {}  # letter -> (folder, next free frame)
     for number in numbers:
         subject = f"spNO.{number}"
         order = [samples[number][i] for i in rng.permutation(len(samples[number]))]
@@ -143,6 +161,62 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int) -> list[Sample
                 occluded=kind == "hand_occlusion",
                 seed_words=(seed, _SAMPLE, number, ord(letter), sheet[0]),
                 look=looks[number],
+            ))
+        clips_of[number] = {}
+        for (kind, _), letter in zip(order, letters):  # a clip with an anomaly is not shared
+            shareable = kind == "normal" and clips_of[number].get(letter, ("", 0))[1] != -1
+            clips_of[number][letter] = (letter.upper() if letter == upper_letter else letter,
+                                        next_onset[letter] if shareable else -1)
+    specs.sort(key=lambda s: (int(s.subject[5:]), s.clip, s.onset))
+    macro = _plan_macro(numbers, looks, clips_of, beside_subject, macro_per_subject, seed)
+    return specs + macro
+
+
+def _plan_macro(numbers: list[int], looks: dict, clips_of: dict[int, dict[str, tuple[str, int]]],
+                beside_subject: int, per_subject: int, seed: int) -> list[SampleSpec]:
+    """The MaE sheet's rows: ``per_subject`` macro-expressions per subject, each in a clip
+    letter of its own while the subject has free letters, else after the last sample
+    of one of its micro-expression clips (one video, two onsets).
+
+    ``clips_of``: per subject, the letters used by the micro rows -> (folder name,
+    next free frame, or -1 when the clip holds an anomalous row and is not shared).
+    """
+    rng = _rng(seed, _PLAN, 2)
+    specs: list[SampleSpec] = []
+    turn = 0
+    for number in numbers:
+        used = dict(clips_of.get(number, {}))
+        shareable = [letter for letter, (_, free) in used.items() if free > 0]
+        for j in range(per_subject):
+            emotion = MACRO_EMOTIONS[turn % len(MACRO_EMOTIONS)]
+            turn += 1
+            span = int(rng.choice(MACRO_SPANS))
+            free_letters = [c for c in CLIP_LETTERS if c not in used]
+            if free_letters:
+                letter = free_letters[0]
+                folder, onset = letter, int(rng.integers(20, 400))
+            elif shareable:
+                letter = shareable[j % len(shareable)]
+                folder, onset = used[letter]
+            else:
+                continue  # every clip holds an anomalous row: no room for this subject
+            apex = int(np.clip(onset + round(span * rng.uniform(0.3, 0.5)), onset + 2,
+                               onset + span - 2))
+            offset = onset + span
+            used[letter] = (folder, offset + int(rng.integers(15, 120)))
+            if letter not in shareable:
+                shareable.append(letter)
+            au = str(rng.choice(EMOTION_AU_CHOICES[emotion]))
+            specs.append(SampleSpec(
+                subject=f"spNO.{number}", clip=letter, clip_folder=folder,
+                depth_beside_colour=number == beside_subject,
+                emotion=MACRO_SPELLING.get(emotion, emotion), au=au,
+                objective_class=objective_class(au), kind="normal",
+                onset=onset, apex=apex, offset=offset,
+                true_onset=onset, true_apex=apex, true_offset=offset,
+                skip_frames=(), occluded=False,
+                seed_words=(seed, _MACRO, number, ord(letter), onset),
+                look=looks[number], sheet="mae",
             ))
     specs.sort(key=lambda s: (int(s.subject[5:]), s.clip, s.onset))
     return specs

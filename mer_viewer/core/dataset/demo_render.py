@@ -36,6 +36,9 @@ JPEG_QUALITY = 85
 PNG_COMPRESSION = 5
 MOVING_THRESHOLD_MM = 0.2
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+MICRO_PEAK_MM = (0.3, 2.0)  # displacement at the strongest point of the face
+MACRO_PEAK_MM = (2.0, 6.0)
+MACRO_GAIN = 3.0  # a macro-expression's field is its micro one's × 3, then clipped
 
 _texture_rgb: np.ndarray | None = None  # the astronaut, set once per process
 
@@ -82,6 +85,7 @@ class SampleSpec:
     occluded: bool
     seed_words: tuple[int, ...]
     look: SubjectLook
+    sheet: str = "me"  # "me": a micro-expression; "mae": a macro-expression (MaE sheet)
 
 
 def envelope(frame: int, onset: int, apex: int, offset: int, residual: float = 0.05) -> float:
@@ -173,8 +177,10 @@ def _expression_field(spec: SampleSpec, scene: OnsetScene, box: np.ndarray,
                                gain, tuple(side_gain))
     field *= box_window(scene, box)[..., None]
     peak = float(np.linalg.norm(field, axis=-1).max())
-    if peak > 0:  # micro-expressions: 0.3–2 mm at the strongest point
-        field *= np.clip(peak, 0.3, 2.0) / peak
+    if peak > 0 and spec.sheet == "mae":  # macro-expressions: the same AUs, 2–6 mm
+        field *= np.clip(MACRO_GAIN * peak, *MACRO_PEAK_MM) / peak
+    elif peak > 0:  # micro-expressions: 0.3–2 mm at the strongest point
+        field *= np.clip(peak, *MICRO_PEAK_MM) / peak
     # 1/256 mm steps: exact in the float16 truth, and the truth compresses well
     return (np.round(field * 256) / 256).astype(np.float32)
 
@@ -243,7 +249,7 @@ def render_sample(spec: SampleSpec, out_root: Path) -> str:
 
     _write_truth(spec, scene, box, displacement, rotvec, translation, centre, frames, weights,
                  lighting, out_root)
-    return f"{spec.subject}/{spec.clip} onset {spec.onset}"
+    return f"{spec.subject}/{spec.clip} onset {spec.onset}" + (" (macro)" if spec.sheet == "mae" else "")
 
 
 def _write_truth(spec: SampleSpec, scene: OnsetScene, box, displacement, rotvec, translation,
@@ -263,6 +269,7 @@ def _write_truth(spec: SampleSpec, scene: OnsetScene, box, displacement, rotvec,
         "emotion": np.array(spec.emotion.lower()),
         "objective_class": np.array(spec.objective_class),
         "kind": np.array(spec.kind),
+        "sheet": np.array(spec.sheet),
         "occluded": np.array(spec.occluded),
         "subject": np.array(spec.subject),
         "clip": np.array(spec.clip),
