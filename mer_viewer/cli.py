@@ -290,14 +290,17 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train and evaluate a point-cloud classifier (LOSO)",
                        description="Honest subject-wise training: leave-one-subject-out (or a "
-                                   "subject hold-out), fixed epochs, pooled UF1/UAR. Writes "
-                                   "metrics.json, predictions.csv, folds.json, config.json, "
-                                   "checkpoints and PNGs to RUN.")
+                                   "subject hold-out, or macro→micro transfer), fixed epochs, "
+                                   "pooled UF1/UAR. Writes metrics.json, predictions.csv, "
+                                   "folds.json, config.json, checkpoints and PNGs to RUN.")
     _add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
     p.add_argument("--model", choices=("pointnet2", "pointnet", "dgcnn"), default="pointnet2")
     p.add_argument("--classes", choices=("3", "4", "7", "objective"), default="3")
-    p.add_argument("--protocol", choices=("loso", "holdout"), default="loso")
+    p.add_argument("--protocol", choices=("loso", "holdout", "transfer"), default="loso",
+                   help="loso (default), holdout, or transfer: train on the other subjects' "
+                        "macro-expressions (MaE sheet), test on each subject's "
+                        "micro-expressions (needs --classes objective)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
     p.add_argument("--points", type=int, default=2048, help="N points per clip (default 2048)")
     p.add_argument("--sampling", choices=("sort", "random", "fps"), default="sort")
@@ -311,7 +314,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "(default: fixed epochs)")
     p.add_argument("--final-model", action="store_true",
                    help="also train model.pt on every subject (for classification)")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on the CPU")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bfloat16 autocast (default: where the device computes bf16 natively)")
     p.add_argument("--class-weights", choices=("none", "balanced"), default="none",
                    help="weigh each class's loss by n / (K · n_c) of the training samples")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
@@ -327,10 +331,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .core.ml.train import run_training
     from .core.pipeline import SamplingParams
 
-    dataset = Dataset.open(args.root)
+    macro = _macro_dataset(args) if args.protocol == "transfer" else None
+    datasets = [Dataset.open(args.root)] + ([macro] if macro is not None else [])
     preprocessing = Preprocessing(_cloud_params(args),
                                   SamplingParams(args.points, args.sampling, args.rank, args.seed))
-    built = drive(build_items(dataset, args.classes, preprocessing, args.workers),
+    built = drive(build_items(datasets, args.classes, preprocessing, args.workers),
                   "preparing point clouds")
     for sample_id, error in built.failed:
         print(f"mer train: skipping {sample_id}: {error}", file=sys.stderr)
@@ -352,6 +357,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f} "
               f"on {metrics.get('n_samples', len(built.items))} samples -> {args.out}")
     return 0
+
+
+def _macro_dataset(args: argparse.Namespace):
+    """The MaE sheet's samples for ``--protocol transfer`` (UsageError when it cannot be used)."""
+    from .core.dataset import Dataset
+    from .core.dataset.sheets import find_sheet
+
+    if args.classes != "objective":
+        raise UsageError("--protocol transfer needs --classes objective (the macro-expression "
+                         "sheet's emotions are not reliable)")
+    root = args.root.expanduser()
+    if root.is_dir() and find_sheet(root, "mae") is None:
+        raise UsageError(f"{root}: --protocol transfer needs the macro-expression sheet "
+                         "(cas(me)3_part_A_MaE_label_JpgIndex*.xlsx), and there is none")
+    return Dataset.open(root, kind="mae")
 
 
 # --- mer classify -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from mer_viewer.core.errors import MerError
 
 TASKS = ("3", "4", "7", "objective")
-PROTOCOLS = ("loso", "holdout")
+PROTOCOLS = ("loso", "holdout", "transfer")
 SAMPLINGS = ("sort", "random", "fps")
 AUGMENTATIONS = ("rotate", "scale", "jitter")
 CLASS_WEIGHTS = ("balanced", "none")
@@ -31,7 +31,9 @@ class TrainConfig:
       the long one does (12 epochs → every 2 epochs, γ 0.7).
     - ``classes``: the task, ``3 | 4 | 7 | objective``.
     - ``protocol``: ``loso`` (one fold per subject) or ``holdout`` (one seeded
-      split of subjects, ``holdout_fraction`` of them tested).
+      split of subjects, ``holdout_fraction`` of them tested) or ``transfer``
+      (macro→micro, objective classes only: per subject with micro-expressions,
+      train on the other subjects' macro-expressions, test on its micro ones).
     - ``inner_val``: None trains each fold for exactly ``epochs`` and tests the
       last epoch. A fraction in (0, 1) holds out that share of the fold's
       TRAINING subjects (seeded) and tests the epoch with the best inner-val
@@ -42,7 +44,12 @@ class TrainConfig:
       ``rotate_deg``; only xyz turns, the motion colours stay as measured),
       ``scale`` (xyz × U(1 ± scale_range)) and ``jitter`` (xyz + N(0, jitter_std)
       clipped to ±3σ, in normalised units). None by default, as in the paper.
-    - ``bf16``: autocast to bfloat16 on the device (CPU included).
+    - ``bf16``: autocast to bfloat16 on the device (CPU included). None (the
+      default) uses it where the device multiplies bf16 matrices natively (CUDA
+      with bf16, CPUs with AVX512-BF16 or AMX), about 1.7× faster per PointNet++
+      step on such a CPU; neighbour search and the centred first layer stay
+      float32 either way. The choice made is recorded in ``config.json``
+      (``runtime``).
     - ``class_weights``: ``balanced`` weighs the loss of each class by
       n / (K · n_c), counted on the samples that update the weights (the fold's
       training subjects only); ``none`` is the plain cross-entropy. CAS(ME)³ is
@@ -77,7 +84,7 @@ class TrainConfig:
     rotate_deg: float = 10.0
     scale_range: float = 0.1
     jitter_std: float = 0.005
-    bf16: bool = False
+    bf16: bool | None = None
     holdout_fraction: float = 0.2
     inner_val: float | None = None
     final_model: bool = False
@@ -97,6 +104,9 @@ class TrainConfig:
                             f"not {self.class_weights!r}")
         if self.protocol not in PROTOCOLS:
             problems.append(f"protocol must be one of {PROTOCOLS}, not {self.protocol!r}")
+        if self.protocol == "transfer" and self.classes != "objective":
+            problems.append("the transfer protocol needs classes 'objective' (the only labels "
+                            f"the macro-expression sheet has reliably), not {self.classes!r}")
         if self.sampling not in SAMPLINGS:
             problems.append(f"sampling must be one of {SAMPLINGS}, not {self.sampling!r}")
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]

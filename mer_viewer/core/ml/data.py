@@ -18,6 +18,8 @@ class TrainItem:
     ``features``: (N, C) float32 network input (C = 6: xyz ⊕ r̂θ̂φ̂, SPEC §1 step 9),
     already sampled to N points. ``label``: class name for the task, or None
     when the sample is not part of the task (it is then dropped and counted).
+    ``source``: the sheet it comes from (``me`` micro-, ``mae`` macro-expressions);
+    only the ``transfer`` protocol tells them apart.
     """
 
     sample_id: str
@@ -25,6 +27,7 @@ class TrainItem:
     clip: str
     label: str | None
     features: np.ndarray
+    source: str = "me"
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,8 @@ class Dataset:
     """Items of a task stacked for training.
 
     ``x``: (S, N, C) float32; ``y``: (S,) int64 indices into ``classes``;
-    ``subjects``/``clips``/``sample_ids``: (S,) str arrays; ``dropped``: how many
-    items had no label for the task; ``absent_classes``: task classes with no sample.
+    ``subjects``/``clips``/``sample_ids``/``sources``: (S,) str arrays; ``dropped``: how
+    many items had no label for the task; ``absent_classes``: task classes with no sample.
     """
 
     x: np.ndarray
@@ -44,11 +47,14 @@ class Dataset:
     classes: tuple[str, ...]
     dropped: int
     absent_classes: tuple[str, ...]
+    sources: np.ndarray | None = None  # None: every sample from the ME sheet
 
     def fingerprint(self) -> str:
-        """SHA-1 of ids, labels and features: a resumed run must see the same data."""
+        """SHA-1 of ids, labels, sources and features: a resumed run must see the same data."""
         h = hashlib.sha1()
         h.update("\n".join(f"{s}|{c}" for s, c in zip(self.sample_ids, self.y)).encode())
+        if self.sources is not None and (self.sources != "me").any():  # ME only: as before
+            h.update("\n".join(self.sources).encode())
         h.update(np.ascontiguousarray(self.x).tobytes())
         return h.hexdigest()
 
@@ -92,6 +98,7 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Data
         classes=classes,
         dropped=dropped,
         absent_classes=tuple(c for c in task_classes if c not in present),
+        sources=np.array([it.source for it in kept], dtype=object),
     )
 
 

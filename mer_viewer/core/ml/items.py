@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from ..cache import cached_cloud, preprocess
 from ..dataset import Dataset, Sample
@@ -45,27 +45,44 @@ def sample_features(sample: Sample, preprocessing: Preprocessing, cache_root: Pa
                         root=cache_root).network_input
 
 
-def build_items(dataset: Dataset, task: Task, preprocessing: Preprocessing = Preprocessing(),
-                workers: int | None = None, cache_root: Path | None = None
-                ) -> Iterator[Progress]:
+def build_items(dataset: Dataset | Sequence[Dataset], task: Task,
+                preprocessing: Preprocessing = Preprocessing(), workers: int | None = None,
+                cache_root: Path | None = None) -> Iterator[Progress]:
     """Yield Progress while filling the cache; the last record's result is an ItemsResult.
 
+    ``dataset``: one dataset, or several (the ME and the MaE sheet of one root for
+    the ``transfer`` protocol); each item's ``source`` is its sheet, and the ids of
+    items from another sheet than the ME one are prefixed with it (``mae:spNO.1_a_12``),
+    so a macro- and a micro-expression starting on the same frame stay apart.
     Samples outside the task (e.g. ``others`` for 3 classes) are left out; a
     sample whose cloud fails is reported in ``failed`` and left out.
     """
-    samples = [s for s in dataset.samples if s.label(task) is not None]
+    datasets = [dataset] if isinstance(dataset, Dataset) else list(dataset)
+    chosen = [[s for s in d.samples if s.label(task) is not None] for d in datasets]
+    total = sum(len(samples) for samples in chosen)
     failed: list[tuple[str, str]] = []
-    for record in preprocess(samples, preprocessing.cloud, workers, cache_root):
-        if isinstance(record.result, list):
-            failed = [(o.sample_id, o.error) for o in record.result if not o.ok]
-        else:
-            yield Progress(record.step, record.total, f"preprocessing {record.message}")
-    bad = {sample_id for sample_id, _ in failed}
     items = []
-    for sample in samples:
-        if sample.id in bad:
-            continue
-        items.append(TrainItem(sample_id=sample.id, subject=sample.subject, clip=sample.id,
-                               label=sample.label(task),
-                               features=sample_features(sample, preprocessing, cache_root)))
-    yield Progress(len(samples), len(samples), "items ready", ItemsResult(items, failed))
+    done = 0
+    for samples in chosen:
+        bad: dict[str, str] = {}
+        for record in preprocess(samples, preprocessing.cloud, workers, cache_root):
+            if isinstance(record.result, list):
+                bad = {o.sample_id: o.error for o in record.result if not o.ok}
+            else:
+                yield Progress(done + record.step, total, f"preprocessing {record.message}")
+        done += len(samples)
+        for sample in samples:
+            item_id = item_sample_id(sample)
+            if sample.id in bad:
+                failed.append((item_id, bad[sample.id]))
+                continue
+            items.append(TrainItem(sample_id=item_id, subject=sample.subject, clip=sample.id,
+                                   label=sample.label(task),
+                                   features=sample_features(sample, preprocessing, cache_root),
+                                   source=sample.source))
+    yield Progress(total, total, "items ready", ItemsResult(items, failed))
+
+
+def item_sample_id(sample: Sample) -> str:
+    """The id of a sample's TrainItem: ``spNO.1_a_12`` (ME sheet), ``mae:spNO.1_a_12`` (others)."""
+    return sample.id if sample.source == "me" else f"{sample.source}:{sample.id}"

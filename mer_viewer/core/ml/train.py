@@ -1,4 +1,4 @@
-"""Honest subject-wise training (LOSO / hold-out) as a generator of progress records.
+"""Honest subject-wise training (LOSO / hold-out / macro→micro transfer) as a generator.
 
 One code path for the CLI and the GUI: ``run_training`` yields ``Progress``
 records whose ``result`` is a :class:`TrainUpdate`. Stop it by closing the
@@ -27,7 +27,7 @@ from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices,
                                      n_batches, stack_items)
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
-from mer_viewer.core.ml.runtime import keep_freed_memory
+from mer_viewer.core.ml.runtime import keep_freed_memory, native_bf16
 from mer_viewer.core.ml.results import FoldOutcome, Prediction, TrainUpdate, write_run_results
 from mer_viewer.core.progress import Progress
 
@@ -39,7 +39,7 @@ RUN_FILES = ("metrics.json", "predictions.csv", "folds.json", "config.json", "hi
              "confusion.png", "curves.png", "report.md", "model.pt")
 _INIT, _EPOCH = 11, 12  # seed streams
 # Keys of config.json that may differ when resuming (they do not change the numbers).
-_RESUME_FREE = {"device"}
+_RESUME_FREE = {"device", "runtime"}
 
 
 class Cancel(Protocol):
@@ -58,14 +58,19 @@ class _Run:
     run_info: dict
     resume: bool
     cancel: Cancel | None
+    bf16: bool = False
     done: int = 0
     total: int = 0
 
     def progress(self, message: str, update: TrainUpdate) -> Progress:
         return Progress(self.done, self.total, message, update)
 
-    def indices(self, subjects: Sequence[str]) -> np.ndarray:
-        return np.flatnonzero(np.isin(self.data.subjects, list(subjects)))
+    def indices(self, subjects: Sequence[str], source: str | None = None) -> np.ndarray:
+        """Rows of ``subjects`` (only those from sheet ``source`` unless it is None)."""
+        chosen = np.isin(self.data.subjects, list(subjects))
+        if source is not None:
+            chosen &= self.data.sources == source
+        return np.flatnonzero(chosen)
 
 
 @contextlib.contextmanager
@@ -117,7 +122,9 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     """Train and test every fold, pool the test predictions and write the run directory.
 
     Items whose label is None are dropped (counted in ``metrics.json``). The
-    run's classes are the task's classes present in the items. Writes (SPEC §6)
+    run's classes are the task's classes present in the items. With the
+    ``transfer`` protocol the folds train on the items of ``source`` ``mae``
+    (macro-expressions) and test on those of ``source`` ``me``. Writes (SPEC §6)
     ``config.json`` and ``folds.json`` first, ``checkpoints/fold_<k>.pt`` after
     every epoch (with optimizer state until the fold is done, then the tested
     weights and the fold's predictions only), and at the end ``metrics.json``,
@@ -131,19 +138,29 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     keep_freed_memory()
     data = stack_items(items, class_names(config.classes))
     folds = plan_folds(data.subjects, config.protocol, config.seed,
-                       holdout_fraction=config.holdout_fraction, inner_val=config.inner_val)
+                       holdout_fraction=config.holdout_fraction, inner_val=config.inner_val,
+                       sources=data.sources)
     run_info = {**config.to_dict(), "preprocessing": dict(preprocessing or {}),
                 "data": {"n_samples": int(len(data.y)), "dropped": data.dropped,
                          "classes": list(data.classes), "fingerprint": data.fingerprint()}}
-    run = _Run(config, data, folds, out, resolve_device(config.device), run_info, resume, cancel)
+    device = resolve_device(config.device)
+    bf16 = native_bf16(device) if config.bf16 is None else bool(config.bf16)
+    run_info["runtime"] = {"device": str(device), "bf16": bf16}
+    run = _Run(config, data, folds, out, device, run_info, resume, cancel, bf16=bf16)
     for f in folds:
-        if n_batches(len(run.indices(f.fit)), config.batch_size) == 0:
+        if n_batches(len(run.indices(f.fit, f.train_source)), config.batch_size) == 0:
             raise MerError(f"fold {f.index} (test {', '.join(f.test)}): fewer than 2 "
                            "training samples")
-    fold_steps = sum(n_batches(len(run.indices(f.fit)), config.batch_size) for f in folds)
+    fold_steps = sum(n_batches(len(run.indices(f.fit, f.train_source)), config.batch_size)
+                     for f in folds)
+    # the final model: every subject, the folds' training samples (all, or the macro ones)
+    everyone = Fold(len(folds), (), tuple(sorted(set(data.subjects))),
+                    train_source=folds[0].train_source)
+    final_steps = n_batches(len(run.indices(everyone.fit, everyone.train_source)),
+                            config.batch_size)
     run.total = fold_steps * config.epochs
     if config.final_model:
-        run.total += n_batches(len(data.y), config.batch_size) * config.epochs
+        run.total += final_steps * config.epochs
     _prepare_out_dir(out, run_info, folds, resume)
     yield run.progress(f"{len(folds)} fold(s), {len(data.y)} samples ({data.dropped} without a "
                        "label dropped)", TrainUpdate("start", 0, len(folds)))
@@ -160,9 +177,7 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
             epochs = config.epochs
             if config.inner_val:
                 epochs = max(1, int(round(np.median([o.best_epoch for o in outcomes]))))
-                run.total = fold_steps * config.epochs + \
-                    n_batches(len(data.y), config.batch_size) * epochs
-            everyone = Fold(len(folds), (), tuple(sorted(set(data.subjects))))
+                run.total = fold_steps * config.epochs + final_steps * epochs
             final = yield from _train_fold(run, everyone, out / "checkpoints" / "final.pt",
                                            out / "model.pt", epochs)
             if final is None:
@@ -185,9 +200,9 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
 
     cfg, data = run.config, run.data
     final = not fold.test
-    fit_idx = run.indices(fold.fit)
-    val_idx = run.indices(fold.inner_val)
-    test_idx = run.indices(fold.test)
+    fit_idx = run.indices(fold.fit, fold.train_source)
+    val_idx = run.indices(fold.inner_val, fold.train_source)
+    test_idx = run.indices(fold.test, fold.test_source)
     n_steps = n_batches(len(fit_idx), cfg.batch_size)
     n_folds = len(run.folds)
     who = "final model (all subjects)" if final else \
@@ -232,7 +247,7 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
             run.done += n_steps * start
             break
 
-    autocast = dict(device_type=run.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    autocast = dict(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.bf16)
     classes = data.classes
     weights = None
     if cfg.class_weights == "balanced":

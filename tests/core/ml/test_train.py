@@ -253,7 +253,7 @@ def test_tested_models_carry_precise_statistics(tmp_path, fake_models):
     off = dict(device_type="cpu", enabled=False)
     for precise in (True, False):
         out = tmp_path / str(precise)
-        _run(TrainConfig(epochs=2, batch_size=8, points=32, precise_bn=precise,
+        _run(TrainConfig(epochs=2, batch_size=8, points=32, precise_bn=precise, bf16=False,
                          final_model=True), items, out)
         assert json.loads((out / "config.json").read_text())["precise_bn"] is precise
         folds = json.loads((out / "folds.json").read_text())
@@ -283,3 +283,23 @@ def test_class_weights_option(tmp_path, fake_models):
     assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "balanced"
     with pytest.raises(MerError, match="class_weights"):
         TrainConfig(class_weights="inverse")
+
+
+def test_bf16_default_follows_the_device(tmp_path, fake_models):
+    from mer_viewer.core.ml.runtime import native_bf16
+
+    items = make_items(n_subjects=2, per_subject=4)
+    for bf16, expected in ((None, native_bf16("cpu")), (False, False), (True, True)):
+        out = tmp_path / str(bf16)
+        _run(TrainConfig(**FAST, bf16=bf16, device="cpu"), items, out)
+        assert json.loads((out / "config.json").read_text())["runtime"] == \
+            {"device": "cpu", "bf16": expected}
+
+
+def test_keep_freed_memory_is_idempotent():
+    import sys
+
+    from mer_viewer.core.ml.runtime import keep_freed_memory
+
+    assert keep_freed_memory() is keep_freed_memory()
+    assert keep_freed_memory() == sys.platform.startswith("linux")
