@@ -25,7 +25,9 @@ from .labels import au_numbers, parse_au
 #: AU strings drawn for each emotion (an AU may appear with a side prefix). The three
 #: groups of the 3-class task move different parts of the face, or the same part the
 #: opposite way, so that emotions are learnable from where and how the face moved
-#: (SPEC §5): positive raises the cheeks and pulls the lip corners up (AU6, AU12);
+#: (SPEC §5): positive raises the cheeks and pulls the lip corners up (AU6 always
+#: with AU12: a lip-corner puller alone would move only the mouth corners, where the
+#: negative AU15, AU20 and AU23 move too);
 #: surprise lifts the whole forehead, the upper lids and drops the jaw (AU1+2, AU5,
 #: AU26); negative lowers and draws the brows together, tightens the lower lids,
 #: wrinkles the nose, raises the upper lip or the chin, pulls the lip corners down or
@@ -33,7 +35,7 @@ from .labels import au_numbers, parse_au
 #: (AU1+2+4+5+20) shares its forehead and lids with surprise; its variants here keep
 #: the AU4 and AU20 that set it apart.
 EMOTION_AU_CHOICES: dict[str, tuple[str, ...]] = {
-    "happy": ("6+12", "12", "6+12", "R12", "6+L12", "L12+6", "12"),
+    "happy": ("6+12", "6+R12", "6+12", "R6+R12", "6+L12", "L12+6", "L6+L12"),
     "surprise": ("1+2", "1+2+5", "1+2+26", "1+2+5+26", "L2+L1", "2+1+26", "5+26"),
     "disgust": ("9", "9+10", "4+9", "10", "4+10", "4+9+10", "R10"),
     "sad": ("4+15", "15", "4+15+17", "15+17", "17", "L15", "4+17"),
