@@ -47,14 +47,18 @@ class TrainPanel(QtWidgets.QWidget):
     def __init__(self, state: ViewerState, jobs: JobRunner,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        from ..core.ml.config import TrainConfig
+
+        defaults = TrainConfig()
         self.state, self.jobs = state, jobs
         self.model = QtWidgets.QComboBox()
         self.model.addItems(MODELS)
+        self.model.setCurrentText(defaults.model)
         self.classes = QtWidgets.QComboBox()
         self.classes.addItems(TASKS)
         self.protocol = QtWidgets.QComboBox()
         self.protocol.addItems(("loso", "holdout"))
-        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=12)
+        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=defaults.epochs)
         self.points = QtWidgets.QComboBox()
         self.points.addItems(("1024", "2048", "4096"))
         self.points.setCurrentText("2048")

@@ -37,7 +37,7 @@ def test_roundtrip_and_weights_only(saved):
     raw = torch.load(path, weights_only=True)
     assert raw["mer_viewer_checkpoint"] == 1 and raw["format_version"] == 1
     ck = load_checkpoint(path)
-    assert ck.model_name == "pointnet2" and ck.num_classes == 3 and ck.in_channels == 6
+    assert ck.model_name == TrainConfig().model and ck.num_classes == 3 and ck.in_channels == 6
     assert ck.class_names == CLASSES and ck.epoch == 7
     assert TrainConfig.from_dict(ck.config) == TrainConfig()
     assert ck.preprocessing == {"align": "ecc", "denoise_sigma_px": 3.0}

@@ -24,3 +24,18 @@ def test_experiment_table_matches_its_runs(demo_corpus, tmp_path, capsys):
     table = (out / "results.md").read_text()
     uf1 = 100 * np.array([s["uf1"] for s in scores])
     assert f"| pointnet | sort | 2048 | {uf1.mean():.2f} ± {uf1.std():.2f} |" in table
+
+
+def test_paper_settings_ablate_the_chosen_model():
+    from mer_viewer.core.ml.experiment import PAPER_SETTINGS, Setting, paper_settings
+
+    assert PAPER_SETTINGS[:4] == (Setting("pointnet2", "sort", 2048),
+                                  Setting("pointnet2", "random", 2048),
+                                  Setting("pointnet2", "sort", 1024),
+                                  Setting("pointnet2", "sort", 4096))
+    rows = paper_settings("pointnet")
+    assert {(s.sampling, s.points) for s in rows if s.model == "pointnet"} == \
+        {("sort", 2048), ("random", 2048), ("sort", 1024), ("sort", 4096)}
+    assert {s.model for s in rows if (s.sampling, s.points) == ("sort", 2048)} == \
+        {"pointnet", "pointnet2", "dgcnn"}
+    assert len(rows) == len(set(rows)) == 6

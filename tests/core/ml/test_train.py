@@ -176,9 +176,11 @@ def test_unknown_model_is_a_user_error(tmp_path, fake_models):
 def test_config_defaults_and_validation():
     c = TrainConfig()
     assert (c.model, c.classes, c.protocol, c.lr, c.weight_decay, c.batch_size, c.points,
-            c.sampling, c.seed, c.device) == ("pointnet2", "3", "loso", 1e-3, 1e-4, 24, 2048,
-                                              "sort", 0, "auto")
-    assert c.effective_lr_step == 2 and TrainConfig(epochs=100).effective_lr_step == 20
+            c.sampling, c.seed, c.device, c.epochs) == ("pointnet", "3", "loso", 1e-3, 1e-4, 24,
+                                                        2048, "sort", 0, "auto", 40)
+    assert c.augment == ("rotate", "scale", "jitter") and c.precise_bn
+    assert c.effective_lr_step == 8 and TrainConfig(epochs=100).effective_lr_step == 20
+    assert TrainConfig(epochs=12).effective_lr_step == 2
     assert TrainConfig(epochs=300).effective_lr_step == 20
     assert TrainConfig(classes=7).classes == "7"
     for bad in (dict(classes="5"), dict(protocol="kfold"), dict(augment=("flip",)),
