@@ -11,6 +11,7 @@ from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
 from .loader import CloudLoader
+from .paint_hold import PaintHold
 from .session import DatasetSession
 from .settings import add_recent, open_settings, recent_datasets
 from .shortcuts import ShortcutsDialog, make_action
@@ -32,6 +33,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else open_settings()
         self.state = ViewerState(self)
+        # before the views: on a new clip it holds their paints before they clear themselves
+        self.paint_hold = PaintHold(self)
+        self.state.sampleChanged.connect(self.paint_hold.hold)
         self.jobs = JobRunner(self)
         self.session = DatasetSession(self.state, self.jobs, self)
 
@@ -163,6 +167,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cloud_panel.message.connect(self.messages.info)
         self.jobs.failed.connect(lambda _name, text: self.messages.error(text))
         self.views2d.loader.frameFailed.connect(self.messages.error)
+        self._connect_paint_hold()
+
+    def _connect_paint_hold(self) -> None:
+        """After every view's own slots: check whether the new clip is all shown."""
+        hold, v, s = self.paint_hold, self.views2d, self.state
+        hold.watch([self], lambda: s.sample is None or (
+            v.frame_shown and v.flow_shown and self.cloud_panel.ready))
+        for signal in (s.frameChanged, s.pairChanged, s.cloudChanged, v.loader.frameReady,
+                       self.jobs.partial, self.jobs.done):
+            signal.connect(hold.check)
+        for signal in (self.jobs.failed, v.loader.frameFailed):
+            signal.connect(hold.release)
         self.session.undo.cleanChanged.connect(self._update_title)
 
     # --- datasets --------------------------------------------------------------------------------------
