@@ -18,6 +18,8 @@ from .state import ViewerState
 from .workers import JobRunner
 
 SIDES = ("left", "right")
+#: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
+SLOW_SAMPLINGS = ("fps",)
 
 
 def sampling_job(cloud: MotionCloud, samplings: dict[str, SamplingParams]):
@@ -129,11 +131,16 @@ class CloudPanel(QtWidgets.QWidget):
             return
         samplings = {side: self.controls.sampling(side) for side in SIDES}
         known = self._recent.get(self._memo_key(cloud, samplings))
-        if known is not None and known[0] is cloud:
-            self.jobs.cancel(self.JOB)
-            self._show(*known)
-            return
-        self.jobs.start(self.JOB, sampling_job(cloud, samplings), f"sampling {cloud.sample_id}")
+        if known is None or known[0] is not cloud:
+            if any(p.method in SLOW_SAMPLINGS for p in samplings.values()):
+                self.jobs.start(self.JOB, sampling_job(cloud, samplings),
+                                f"sampling {cloud.sample_id}")
+                return
+            # sort and random take ~2 ms each: here, so the views update with the 2D ones
+            known = list(sampling_job(cloud, samplings))[-1].result
+            self._recent.put(self._memo_key(cloud, samplings), known)
+        self.jobs.cancel(self.JOB)
+        self._show(*known)
 
     def _on_job_result(self, name: str, result) -> None:
         if name != self.JOB:
@@ -178,6 +185,9 @@ class CloudPanel(QtWidgets.QWidget):
 
     def set_saliency(self, sample_id: str, per_point: np.ndarray | None) -> None:
         """Saliency per kept point of the current cloud (for the ``saliency`` colour mode)."""
+        if per_point is None and self.saliency is None and self.controls.color_mode != "saliency":
+            self._saliency_id = sample_id
+            return  # nothing shown changes (every clip switch clears it): no redraw
         self.saliency, self._saliency_id = per_point, sample_id
         if per_point is not None:
             self.controls.set_color_mode("saliency")
