@@ -43,3 +43,18 @@ def test_preprocessed_clip_shown_without_alignment_or_flow(qtbot, demo_copy, tmp
     assert views.frame_shown and views.flow_shown and window.cloud_panel.ready
     assert np.array_equal(views.flow._flow, expected.flow)
     assert [text for kind, text in window.messages.history if kind == "error"] == []
+    assert not window.paint_hold.holding and window.updatesEnabled()
+
+
+def test_paint_hold_ends_by_itself(qtbot, tmp_path):
+    from mer_viewer.qt.paint_hold import PaintHold
+
+    window = make_window(qtbot, tmp_path)
+    hold = PaintHold(window, hold_ms=50)
+    hold.watch([window.views2d], lambda: False)  # never ready: e.g. a clip still computing
+    hold.hold()
+    assert hold.holding and not window.views2d.updatesEnabled()
+    hold.check()
+    assert hold.holding
+    qtbot.waitUntil(lambda: not hold.holding, timeout=2000)
+    assert window.views2d.updatesEnabled()

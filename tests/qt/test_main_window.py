@@ -128,8 +128,10 @@ def test_revisited_clip_is_shown_from_memory(qtbot, demo_corpus, tmp_path):
     window.state.set_row(window.state.dataset.samples[1])
     wait_settled(qtbot, window)
     window.state.set_row(first)
-    # cloud, aligned pair, flow and samplings come back at once, without any job
+    # cloud, aligned pair, flow and samplings come back at once, without any job, so the
+    # paint hold of the switch is over before the event loop runs: one repaint
     assert not window.jobs.is_running("cloud") and not window.jobs.is_running("flow")
+    assert not window.paint_hold.holding
     assert window.state.cloud is not None and window.state.pair is not None
     assert window.views2d.flow_shown and window.cloud_panel.ready
     wait_settled(qtbot, window)
