@@ -309,9 +309,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--augment", nargs="*", choices=("rotate", "scale", "jitter"), default=None,
-                   help="training augmentations (default all three; give none of them "
-                        "to train without)")
+    p.add_argument("--augment", nargs="*", choices=("rotate", "scale", "jitter", "flip"),
+                   default=None, help="training augmentations (default all four; "
+                                      "--augment alone: none)")
     p.add_argument("--inner-val", type=float, default=None, metavar="FRACTION",
                    help="choose the epoch on this fraction of the TRAINING subjects "
                         "(default: fixed epochs)")

@@ -126,10 +126,15 @@ def eval_batches(indices: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 
 def augment(x: np.ndarray, options: Sequence[str], rng: np.random.Generator, *,
             rotate_deg: float, scale_range: float, jitter_std: float) -> np.ndarray:
-    """Augment the xyz columns of a batch ``(B, N, C) float32`` (a copy; colours untouched).
+    """Augment a batch ``(B, N, C) float32`` (a copy).
 
     ``rotate``: about the vertical camera axis y; ``scale``: one factor per
-    sample; ``jitter``: per point, clipped to ±3σ.
+    sample; ``jitter``: per point, clipped to ±3σ; these move xyz only, the
+    motion colours stay as measured. ``flip``: half the samples mirrored left
+    to right, the face and its motion: x → −x and, for points that moved (not
+    black), θ̂ becomes the direction of (−Δx, Δy) (r̂ and φ̂ do not change).
+    A face is nearly symmetric, so this is another plausible face with the
+    mirrored expression (an AU12 on the right becomes one on the left).
     """
     if not options:
         return x
@@ -149,4 +154,18 @@ def augment(x: np.ndarray, options: Sequence[str], rng: np.random.Generator, *,
     if "jitter" in options:
         noise = rng.normal(0.0, jitter_std, size=xyz.shape)
         xyz += np.clip(noise, -3 * jitter_std, 3 * jitter_std).astype(np.float32)
+    if "flip" in options:
+        flip = np.flatnonzero(rng.random(b) < 0.5)
+        x[flip, :, 0] *= -1
+        if x.shape[-1] >= 6:
+            x[flip, :, 4] = mirrored_theta_hat(x[flip, :, 4], x[flip, :, 5])
     return x
+
+
+def mirrored_theta_hat(theta_hat: np.ndarray, phi_hat: np.ndarray) -> np.ndarray:
+    """θ̂ of the motion mirrored left to right, (Δx, Δy) → (−Δx, Δy); black points
+    (θ̂ = φ̂ = 0: below the noise floor) stay black."""
+    theta = 2 * np.pi * theta_hat.astype(np.float64) - np.pi
+    mirrored = np.where(theta >= 0, np.pi - theta, -np.pi - theta)
+    out = ((mirrored + np.pi) / (2 * np.pi)).astype(theta_hat.dtype)
+    return np.where((theta_hat == 0) & (phi_hat == 0), theta_hat, out)

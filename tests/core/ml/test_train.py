@@ -178,7 +178,7 @@ def test_config_defaults_and_validation():
     assert (c.model, c.classes, c.protocol, c.lr, c.weight_decay, c.batch_size, c.points,
             c.sampling, c.seed, c.device, c.epochs) == ("pointnet", "3", "loso", 1e-3, 1e-4, 24,
                                                         2048, "sort", 0, "auto", 40)
-    assert c.augment == ("rotate", "scale", "jitter") and c.precise_bn
+    assert c.augment == ("rotate", "scale", "jitter", "flip") and c.precise_bn
     assert c.effective_lr_step == 8 and TrainConfig(epochs=100).effective_lr_step == 20
     assert TrainConfig(epochs=12).effective_lr_step == 2
     assert TrainConfig(epochs=300).effective_lr_step == 20
@@ -209,6 +209,33 @@ def test_augment_moves_only_xyz():
     np.testing.assert_allclose(np.linalg.norm(y[..., :3], axis=2),
                                np.linalg.norm(x[..., :3], axis=2), rtol=1e-5)
     assert not np.allclose(y, x)
+
+
+def test_flip_mirrors_the_face_and_its_motion():
+    """A flipped sample equals the features computed from the mirrored motion (−Δx, Δy, Δz)
+    at the mirrored points (−x, y, z), against core.motion as the reference."""
+    from mer_viewer.core.motion import normalise, spherical
+
+    rng = np.random.default_rng(3)
+    delta = rng.normal(0, 1e-3, size=(500, 3))
+    delta[:50] *= 1e-3  # below the 0.3 mm noise floor: black
+    xyz = rng.uniform(-1, 1, size=(500, 3))
+
+    def features(xyz, delta):
+        r, theta, phi = spherical(delta)
+        return np.concatenate([xyz, normalise(r, theta, phi, 2e-3)], 1).astype(np.float32)
+
+    x = np.stack([features(xyz, delta)] * 16)
+    mirror = np.array([-1.0, 1.0, 1.0])
+    expected = features(xyz * mirror, delta * mirror)
+    y = augment(x, ("flip",), np.random.default_rng(0), rotate_deg=0, scale_range=0,
+                jitter_std=0)
+    flipped = y[:, 0, 0] == -x[:, 0, 0]
+    assert 0 < flipped.sum() < 16
+    for sample in y[flipped]:
+        np.testing.assert_allclose(sample, expected, atol=2e-6)
+    np.testing.assert_array_equal(y[~flipped], x[~flipped])
+    assert (y[flipped][:, :50, 4:] == 0).all()  # black stays black
 
 
 def test_loso_plan_never_tests_a_training_subject():
