@@ -183,7 +183,7 @@ def test_config_defaults_and_validation():
     assert TrainConfig(epochs=12).effective_lr_step == 2
     assert TrainConfig(epochs=300).effective_lr_step == 20
     assert TrainConfig(classes=7).classes == "7"
-    for bad in (dict(classes="5"), dict(protocol="kfold"), dict(augment=("flip",)),
+    for bad in (dict(classes="5"), dict(protocol="kfold"), dict(augment=("mirror",)),
                 dict(inner_val=1.5), dict(batch_size=1), dict(device="tpu")):
         with pytest.raises(MerError):
             TrainConfig(**bad)
