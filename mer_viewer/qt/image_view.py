@@ -63,6 +63,11 @@ class ImagePanel(QtWidgets.QWidget):
         lay.addLayout(self.header)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.readout)
+        # A receiver of ``changed`` makes the scene report its dirty region once per event
+        # loop pass and the view repaint from it. Without one, the view's own deferred
+        # updates, postponed while a clip switch holds paints (paint_hold.py), came back
+        # as a second repaint of each panel 30-60 ms after the first.
+        self.layout_widget.scene().changed.connect(_ignore)
         self.layout_widget.scene().sigMouseMoved.connect(self._on_move)
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
 
@@ -140,6 +145,10 @@ class ImagePanel(QtWidgets.QWidget):
     def click_pixel(self, u: float, v: float) -> None:
         """What a left click at full-frame (u, v) does (also called by tests)."""
         self.pixelClicked.emit(float(np.floor(u)), float(np.floor(v)))
+
+
+def _ignore(*_args) -> None:
+    pass
 
 
 class ViewLink(QtCore.QObject):
