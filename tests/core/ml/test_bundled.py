@@ -28,3 +28,11 @@ def test_classify_without_checkpoint_uses_the_bundled_one(demo_corpus, capsys):
     assert set(result["probabilities"]) == {"negative", "positive", "surprise"}
     assert abs(sum(result["probabilities"].values()) - 1) < 1e-5
     assert result["true"] == sample.label("3")
+
+
+def test_bundled_4class_checkpoint():
+    checkpoint = load_checkpoint(bundled_checkpoint("4"))
+    assert checkpoint.model_name == "pointnet2"
+    assert set(checkpoint.class_names) == {"negative", "others", "positive", "surprise"}
+    assert checkpoint.preprocessing["sampling"]["method"] == "sort"
+    assert checkpoint.config["classes"] == "4" and checkpoint.config["final_model"]
