@@ -43,10 +43,9 @@ class ImagePanel(QtWidgets.QWidget):
         self.view.disableAutoRange()  # the panel decides (fit frame / face, linked views)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.box_item = QtWidgets.QGraphicsRectItem()
+        self.box_item = BoxItem()
         self.box_item.setPen(BOX_PEN)
         self.box_item.setZValue(20)
-        self.box_item.hide()
         self.view.addItem(self.box_item)
         self.landmark_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(0, 220, 255))
         self.landmark_item.setZValue(21)
@@ -78,11 +77,14 @@ class ImagePanel(QtWidgets.QWidget):
             self._frame_shape = tuple(shape)
 
     def set_box(self, box: Box | None) -> None:
-        if box is None:
-            self.box_item.hide()
-            return
-        self.box_item.setRect(QtCore.QRectF(box.x0, box.y0, box.width, box.height))
-        self.box_item.show()
+        rect = QtCore.QRectF() if box is None else QtCore.QRectF(box.x0, box.y0, box.width,
+                                                                  box.height)
+        self.box_item.setRect(rect)
+
+    @property
+    def box_shown(self) -> bool:
+        """Whether the crop box is drawn (a face box is known and the overlay is on)."""
+        return not self.box_item.rect().isEmpty() and self.box_item.opacity() > 0
 
     def set_landmarks(self, landmarks: np.ndarray | None) -> None:
         if landmarks is None or len(landmarks) == 0:
@@ -145,6 +147,20 @@ class ImagePanel(QtWidgets.QWidget):
     def click_pixel(self, u: float, v: float) -> None:
         """What a left click at full-frame (u, v) does (also called by tests)."""
         self.pixelClicked.emit(float(np.floor(u)), float(np.floor(v)))
+
+
+class BoxItem(QtWidgets.QGraphicsRectItem):
+    """The face crop box; an empty rectangle draws nothing.
+
+    The box is never hidden (``hide()``, or opacity 0) on a clip switch: an item made
+    invisible and visible again while the window held its paints (paint_hold.py) was
+    repainted by Qt a second time, 30-60 ms after the first, along with everything
+    under it: a second full paint of the flow, depth and heat-map panels.
+    """
+
+    def paint(self, painter, option, widget=None) -> None:
+        if not self.rect().isEmpty():
+            super().paint(painter, option, widget)
 
 
 def _ignore(*_args) -> None:

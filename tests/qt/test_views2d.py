@@ -18,7 +18,7 @@ def test_linked_pan_zoom_and_overlays(qtbot, demo_corpus, tmp_path):
     open_and_wait(qtbot, window, demo_corpus, clip_spec(demo_corpus, 0))
     v = window.views2d
     pair = window.state.pair
-    assert pair is not None and v.rgb.box_item.isVisible()
+    assert pair is not None and v.rgb.box_shown
     box = pair.box
     assert v.rgb.box_item.rect() == QtCore.QRectF(box.x0, box.y0, box.width, box.height)
     assert len(v.depth.landmark_item.data) == 68
