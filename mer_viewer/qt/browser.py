@@ -251,6 +251,16 @@ class DatasetBrowser(QtWidgets.QWidget):
         self.tree.setCurrentIndex(rows[target])
         self.tree.scrollTo(rows[target])
 
+    def neighbours(self) -> list[Sample]:
+        """The loadable samples after and before the current row (what PgDn/PgUp select)."""
+        rows = [self.row_at(i) for i in self.visible_rows()]
+        rows = [r for r in rows if isinstance(r, Sample)]
+        current = self.current_row()
+        pos = next((k for k, r in enumerate(rows) if r is current), None)
+        if pos is None:
+            return []
+        return [rows[k] for k in (pos + 1, pos - 1) if 0 <= k < len(rows)]
+
     def _on_current(self, current: QtCore.QModelIndex, _previous=None) -> None:
         row = self.row_at(current)
         if not self._quiet and row is not None:

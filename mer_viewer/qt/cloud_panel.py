@@ -151,6 +151,10 @@ class CloudPanel(QtWidgets.QWidget):
         self._recent.put(self._memo_key(cloud, {s: sampled[s].sampling for s in SIDES}), result)
         self._show(cloud, sampled, points_mm)
 
+    def remember_sampling(self, samplings: dict[str, SamplingParams], result) -> None:
+        """Keep ``sampling_job``'s result for a clip not shown yet (read ahead)."""
+        self._recent.put(self._memo_key(result[0], samplings), result)
+
     @staticmethod
     def _memo_key(cloud: MotionCloud, samplings: dict[str, SamplingParams]) -> tuple:
         return (cloud.sample_id, *(samplings[s] for s in SIDES))

@@ -53,6 +53,10 @@ class FrameLoader(QtCore.QObject):
             self._running = True
         self._pool.submit(self._drain)
 
+    def put(self, sample: Sample, number: int, rgb: np.ndarray, depth: np.ndarray) -> None:
+        """Keep a frame decoded elsewhere (read ahead); any thread."""
+        self._store((sample.frames.color_dir.as_posix() + sample.id, number), rgb, depth)
+
     @property
     def idle(self) -> bool:
         with self._lock:

@@ -12,6 +12,7 @@ from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
 from .loader import CloudLoader
 from .paint_hold import PaintHold
+from .prefetch import Prefetcher
 from .session import DatasetSession
 from .settings import add_recent, open_settings, recent_datasets
 from .shortcuts import ShortcutsDialog, make_action
@@ -55,6 +56,8 @@ class MainWindow(QtWidgets.QMainWindow):
         # after the views: on a new clip they clear themselves first, then the loader may
         # show remembered results at once (one repaint instead of two)
         self.cloud_loader = CloudLoader(self.state, self.jobs, self)
+        self.prefetch = Prefetcher(self, self)  # the neighbours of a shown clip, read ahead
+        self.paint_hold.released.connect(self.prefetch.schedule)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("browser", "Dataset", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("cloud", "3D motion cloud", self.cloud_panel,
@@ -310,5 +313,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def shutdown(self) -> None:
         """Stop playback and every job; wait briefly for worker threads to end."""
         self.views2d.shutdown()
+        self.prefetch.shutdown()
         self.jobs.cancel_all()
         self.jobs.wait_all(5.0)

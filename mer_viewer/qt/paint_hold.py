@@ -20,6 +20,8 @@ class PaintHold(QtCore.QObject):
     empty views. Released after ``HOLD_MS`` at the latest, or at once by ``release()``.
     """
 
+    released = QtCore.Signal()  # a hold ended: the new clip is shown (or the time ran out)
+
     def __init__(self, parent: QtCore.QObject | None = None, hold_ms: int = HOLD_MS):
         super().__init__(parent)
         self.widgets: list[QtWidgets.QWidget] = []
@@ -49,3 +51,4 @@ class PaintHold(QtCore.QObject):
             self.holding = False
             for widget in self.widgets:
                 widget.setUpdatesEnabled(True)  # one update() of each: a single repaint
+            self.released.emit()

@@ -200,6 +200,10 @@ class Views2DPanel(QtWidgets.QWidget):
         self._flows.put((sample_id, method), (self.state.pair, flow))
         self._show_flow(self.state.pair, method, flow)
 
+    def remember_flow(self, pair, method: str, flow) -> None:
+        """Keep the flow of a clip not shown yet (read ahead) for when it is."""
+        self._flows.put((pair.sample_id, method), (pair, flow))
+
     def _show_flow(self, pair, method: str, flow) -> None:
         self.flow.set_flow(flow, pair.box, pair.frame_shape)
         self._flow_key = (pair.sample_id, method)

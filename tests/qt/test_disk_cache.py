@@ -34,6 +34,7 @@ def test_preprocessed_clip_shown_without_alignment_or_flow(qtbot, demo_copy, tmp
     _forbid_computation(monkeypatch)
 
     window = make_window(qtbot, tmp_path, flow="dis")
+    window.prefetch.enabled = False  # the disk path, not clip 1 read ahead into memory
     open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
     window.state.set_row(window.state.dataset.samples[1])  # a first visit
     wait_settled(qtbot, window)

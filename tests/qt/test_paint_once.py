@@ -43,6 +43,7 @@ def test_clip_switch_paints_each_panel_once(qtbot, demo_copy, tmp_path):
     window = make_window(qtbot, tmp_path, flow="dis")
     # a slow (loaded) machine must not end the hold before the cached clip is all in
     window.paint_hold._timer.setInterval(10_000)
+    window.prefetch.enabled = False  # first visits that read from the disk cache
     open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
     _quiet(qtbot)
     views = window.views2d

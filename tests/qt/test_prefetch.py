@@ -1,0 +1,37 @@
+"""Reading ahead: after a clip is shown, the next one in the browser is in memory (PgDn is instant)."""
+
+from __future__ import annotations
+
+from mer_viewer.core.cache import preprocess
+from mer_viewer.core.dataset import Dataset
+from mer_viewer.qt.state import view_key
+from tests.gui_helpers import clip_spec, make_window, open_and_wait, wait_settled
+
+
+def test_next_clip_read_ahead_is_shown_like_a_revisit(qtbot, demo_copy, tmp_path):
+    samples = Dataset.open(demo_copy).samples[:3]
+    assert all(o.ok for o in list(preprocess(samples, workers=1, flow="dis"))[-1].result)
+    window = make_window(qtbot, tmp_path, flow="dis")
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
+    state, browser = window.state, window.browser
+    after = browser.neighbours()[0]
+    key = (view_key(after), state.cloud_params)
+    qtbot.waitUntil(lambda: window.cloud_loader.memo.get(key) is not None
+                    and window.prefetch.idle, timeout=20_000)
+    browser.step(1)
+    assert state.sample is after
+    # frame, cloud, pair, flow and samplings all came from memory within the switch: no job,
+    # no hold left for the event loop
+    assert not window.jobs.is_running("cloud") and not window.jobs.is_running("flow")
+    assert window.views2d.frame_shown and window.views2d.flow_shown and window.cloud_panel.ready
+    assert not window.paint_hold.holding
+    wait_settled(qtbot, window)
+
+
+def test_uncached_neighbours_are_not_computed(qtbot, demo_copy, tmp_path):
+    window = make_window(qtbot, tmp_path, flow="dis")  # nothing preprocessed
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
+    window.prefetch.start()
+    qtbot.waitUntil(lambda: window.prefetch.idle, timeout=20_000)
+    for sample in window.browser.neighbours():
+        assert window.cloud_loader.memo.get((view_key(sample), window.state.cloud_params)) is None
