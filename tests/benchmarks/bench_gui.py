@@ -18,7 +18,9 @@ Prints one markdown table: median and spread (min–max) of each measure against
    is that of the last paint of any of the 2D panels and 3D viewports. A first visit
    decodes the onset frame and reads the clip's cloud, aligned pair and flow from the
    disk cache; a revisit (recent clips are kept in memory) is what going back and forth
-   through a session costs.
+   through a session costs. First visits are timed with reading ahead off; "read ahead"
+   steps through the browser (PgDn) with it on, each switch once the clip before it has
+   had its neighbours read (``mer_viewer/qt/prefetch.py``).
 3. 3D frame rate: one ``CloudView`` with 100k points, the camera orbiting; per frame
    ``update()``, events processed until the view's paint event, then ``glFinish``.
 """
@@ -118,10 +120,12 @@ def _watched(window) -> dict:
 
 
 def _switch(app, window, clock: PaintClock, sample, timeout_s: float = 120.0) -> dict:
+    """Time one switch to ``sample`` (a Sample, or a callable that makes the switch)."""
     from mer_viewer.qt.screenshot import settled
 
     t0 = time.perf_counter()
-    window.state.set_row(sample)
+    sample() if callable(sample) else window.state.set_row(sample)
+    sample = window.state.sample
     deadline = t0 + timeout_s
     while not settled(window):
         app.processEvents()
@@ -138,7 +142,22 @@ def _switch(app, window, clock: PaintClock, sample, timeout_s: float = 120.0) ->
     return clock.since(t0)
 
 
-def clip_switch(root: Path, rounds: int) -> tuple[dict, dict]:
+def _forget_clips(window) -> None:
+    """Drop every clip kept in memory (frames, clouds, pairs, flows, samplings)."""
+    window.views2d.loader.clear()
+    window.cloud_loader.memo.clear()
+    window.views2d._flows.clear()
+    window.cloud_panel._recent.clear()
+
+
+def _read_ahead_done(app, window) -> None:
+    while not window.prefetch.idle:
+        app.processEvents()
+        time.sleep(0.002)
+    app.processEvents()
+
+
+def clip_switch(root: Path, rounds: int) -> tuple[dict, dict, dict]:
     from PySide6 import QtCore, QtWidgets
 
     from mer_viewer.core.dataset import Dataset
@@ -156,14 +175,24 @@ def clip_switch(root: Path, rounds: int) -> tuple[dict, dict]:
         app.processEvents()
         time.sleep(0.005)
     clock = PaintClock(_watched(window))
+    window.prefetch.enabled = False  # first visits: nothing read ahead
     _switch(app, window, clock, samples[0])  # warm up: models loaded, GL initialised
     first = [_switch(app, window, clock, s) for s in samples[1:]]  # samples[0]: the warm-up
     again = [_switch(app, window, clock, s) for _ in range(rounds - 1)
              for s in samples[:1] + samples[1:]]
+    # PgDn through the browser, each clip read ahead while the one before it was shown
+    _switch(app, window, clock, samples[0])
+    _forget_clips(window)
+    window.prefetch.enabled = True
+    window.prefetch.start()
+    ahead = []
+    for _ in samples[1:]:
+        _read_ahead_done(app, window)
+        ahead.append(_switch(app, window, clock, lambda: window.browser.step(1)))
     window.session.undo.setClean()
     window.shutdown()
     window.close()
-    return _split(first), _split(again)
+    return _split(first), _split(ahead), _split(again)
 
 
 def _split(runs: list[dict]) -> dict[str, list[float]]:
@@ -270,7 +299,7 @@ def main(argv=None) -> int:
     app = QtWidgets.QApplication(sys.argv[:1])
     guard = protect(app)  # noqa: F841 - as the app does
     renderer = gl_renderer()
-    first, again = clip_switch(root, args.rounds)
+    first, ahead, again = clip_switch(root, args.rounds)
     sizes = ((320, 520), (960, 720)) if args.frames > 0 else ()
     fps = [((w, h), frame_rate(args.points, (w, h), args.frames, 5)) for w, h in sizes]
 
@@ -283,7 +312,8 @@ def main(argv=None) -> int:
               f"| {len(starts)} | ≤ 1500 ms |")
         print(f"| heavy modules imported at first paint | {', '.join(sorted(heavy)) or 'none'} "
               f"| | {len(starts)} | none |")
-    for label, runs in (("first visit", first), ("revisit", again)):
+    for label, runs in (("first visit", first), ("first visit, read ahead", ahead),
+                        ("revisit", again)):
         for group, values in runs.items():
             med, lo, hi = _stats(values)
             goal = "≤ 100 ms" if group == "all views" else ""
