@@ -141,7 +141,14 @@ def test_knn_matches_a_full_topk(batch, count, dims, k, seed, chunk_pairs):
     k = min(k, count)
     x = cloud(batch, count, seed, dims=dims)
     got = ops.knn(x, k, chunk_pairs=chunk_pairs)
-    assert torch.equal(got, naive_knn(x, k))
+    expected = naive_knn(x, k)
+    # Chunks of other shapes may round a distance differently in its last bit, so two
+    # nearly equidistant points can swap: the neighbours must be at the same distances.
+    exact = torch.cdist(x.double(), x.double()).square()
+    torch.testing.assert_close(exact.gather(-1, got), exact.gather(-1, expected),
+                               rtol=1e-5, atol=1e-6)
+    assert (got.sort(-1).values.diff(dim=-1) > 0).all()  # k distinct neighbours
+    assert (got != expected).float().mean() < 0.05  # swaps are rare near-ties only
 
 
 def test_knn_of_separate_queries_is_nearest_first():
