@@ -77,19 +77,19 @@ class GroupMLP(nn.Module):
                 h = activate(F.linear(h, *fold), 0.0)
         return h.reshape(*lead, h.shape[-1]).max(dim).values
 
-    def _first_linear(self, xyz: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
-        """``W·[x, f] + b`` per point, in full precision even under autocast: the centre is
-        subtracted from it afterwards, a difference of nearby values that bfloat16 would blur."""
+    def _first_linear(self, xyz: torch.Tensor, features: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``W·[x, f] + b`` per point, W), in full precision even under autocast: the centre
+        is subtracted from it afterwards, a difference of nearby values that bfloat16 would blur."""
         weight, bias = self._first_layer()
         inputs = xyz if features is None else torch.cat([xyz, full_precision(features)], -1)
         with torch.autocast(xyz.device.type, enabled=False):
-            return F.linear(inputs, weight, bias)
+            return F.linear(inputs, weight, bias), weight
 
     def forward(self, xyz: torch.Tensor, features: torch.Tensor | None,
                 centres: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """``xyz (B, N, 3), features (B, N, D) | None, centres (B, S, 3), idx (B, S, K) -> (B, S, C)``."""
-        per_point = self._first_linear(xyz, features)
-        weight = self._first_layer()[0]
+        per_point, weight = self._first_linear(xyz, features)
         # Negated here, on (B, S, C0), so the backward of the broadcast add is a plain sum.
         with torch.autocast(xyz.device.type, enabled=False):
             minus_centre = F.linear(centres, weight[:, :3]).neg_().unsqueeze(2)
@@ -110,7 +110,7 @@ class GroupMLP(nn.Module):
 
     def forward_all(self, xyz: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
         """One group of all points, xyz not centred (as in the reference): ``-> (B, C)``."""
-        return self._pooled(self._first_linear(xyz, features), 1)
+        return self._pooled(self._first_linear(xyz, features)[0], 1)
 
 
 class SetAbstraction(nn.Module):
