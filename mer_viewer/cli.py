@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .core.errors import MerError
+from .core.ml.config import (AUGMENTATIONS, CLASS_WEIGHTS, MOTION_ENCODINGS, PROTOCOLS, SAMPLINGS,
+                             TASKS)
+from .core.ml.models import MODEL_NAMES
 from .core.progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -163,7 +166,7 @@ def _add_cloud(sub: argparse._SubParsersAction) -> None:
     _add_clip_args(p)
     p.add_argument("--out", required=True, type=Path, help="FILE.npz or FILE.ply")
     p.add_argument("--points", type=int, default=2048, help="N (default 2048)")
-    p.add_argument("--sampling", choices=("sort", "random", "fps"), default="sort")
+    p.add_argument("--sampling", choices=SAMPLINGS, default="sort")
     p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2",
                    help="sort key (default color_l2 = ‖(r̂, θ̂, φ̂)‖)")
     p.add_argument("--seed", type=int, default=0)
@@ -295,21 +298,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                    "folds.json, config.json, checkpoints and PNGs to RUN.")
     _add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
-    p.add_argument("--model", choices=("pointnet2", "pointnet", "dgcnn"), default=None,
+    p.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help="network (default: pointnet, ~4× faster per epoch on a CPU than "
                         "the paper's pointnet2)")
-    p.add_argument("--classes", choices=("3", "4", "7", "objective"), default="3")
-    p.add_argument("--protocol", choices=("loso", "holdout", "transfer"), default="loso",
+    p.add_argument("--classes", choices=TASKS, default="3")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="loso",
                    help="loso (default), holdout, or transfer: train on the other subjects' "
                         "macro-expressions (MaE sheet), test on each subject's "
                         "micro-expressions (needs --classes objective)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
     p.add_argument("--points", type=int, default=2048, help="N points per clip (default 2048)")
-    p.add_argument("--sampling", choices=("sort", "random", "fps"), default="sort")
+    p.add_argument("--sampling", choices=SAMPLINGS, default="sort")
     p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--augment", nargs="*", choices=("rotate", "scale", "jitter", "flip"),
+    p.add_argument("--augment", nargs="*", choices=AUGMENTATIONS,
                    default=None, help="training augmentations (default all four; "
                                       "--augment alone: none)")
     p.add_argument("--inner-val", type=float, default=None, metavar="FRACTION",
@@ -319,8 +322,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="also train model.pt on every subject (for classification)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: where the device computes bf16 natively)")
-    p.add_argument("--class-weights", choices=("none", "balanced"), default="none",
+    p.add_argument("--class-weights", choices=CLASS_WEIGHTS, default="none",
                    help="weigh each class's loss by n / (K · n_c) of the training samples")
+    p.add_argument("--motion-encoding", choices=MOTION_ENCODINGS, default=None,
+                   help="how the first layer sees (r̂, θ̂, φ̂): vector (default: r̂ and the unit "
+                        "motion direction, continuous) or color (θ̂ and φ̂ as they are, the "
+                        "paper's)")
+    p.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each test clip's probabilities with its mirror image's "
+                        "(default: on)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print metrics.json at the end")
@@ -346,7 +356,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                    points=args.points, sampling=args.sampling, seed=args.seed, device=args.device,
                    bf16=args.bf16, inner_val=args.inner_val, class_weights=args.class_weights,
                    final_model=args.final_model)
-    for name in ("model", "epochs", "augment"):  # None: TrainConfig's default
+    for name in ("model", "epochs", "augment", "motion_encoding",
+                 "test_time_flip"):  # None: TrainConfig's default
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     config = TrainConfig(**options)
@@ -421,13 +432,13 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                                    "write OUT/results.md (mean ± std of UF1 and UAR).")
     _add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, help="experiment folder")
-    p.add_argument("--classes", choices=("3", "4", "7", "objective"), default="3")
+    p.add_argument("--classes", choices=TASKS, default="3")
     p.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
-    p.add_argument("--models", nargs="+", choices=("pointnet2", "pointnet", "dgcnn"),
+    p.add_argument("--models", nargs="+", choices=MODEL_NAMES,
                    default=None, help="restrict to these models")
     p.add_argument("--points", nargs="+", type=int, default=None, help="restrict to these N")
-    p.add_argument("--ablate", choices=("pointnet2", "pointnet", "dgcnn"), default="pointnet2",
+    p.add_argument("--ablate", choices=MODEL_NAMES, default="pointnet2",
                    help="the model whose sampling and N are varied (default pointnet2, "
                         "as in the paper)")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")

@@ -77,13 +77,13 @@ def classify(sample: Sample, checkpoint_path: Path | None = None,
     """Predicted class and probabilities of ``sample`` (bundled 3-class model by default),
     its input made exactly as the checkpoint's training data was; ``explain`` adds the
     per-point saliency of the predicted class."""
-    from .inference import predict, saliency
+    from .inference import predict, saliency, uses_test_time_flip
 
     checkpoint, model = load_for_inference(checkpoint_path)
     preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
     cloud = cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
     features = cloud.network_input
-    probabilities = predict(model, features)
+    probabilities = predict(model, features, mirror=uses_test_time_flip(checkpoint))
     names = list(checkpoint.class_names)
     best = int(np.argmax(probabilities))
     return Classification(

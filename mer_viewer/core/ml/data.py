@@ -156,10 +156,18 @@ def augment(x: np.ndarray, options: Sequence[str], rng: np.random.Generator, *,
         xyz += np.clip(noise, -3 * jitter_std, 3 * jitter_std).astype(np.float32)
     if "flip" in options:
         flip = np.flatnonzero(rng.random(b) < 0.5)
-        x[flip, :, 0] *= -1
-        if x.shape[-1] >= 6:
-            x[flip, :, 4] = mirrored_theta_hat(x[flip, :, 4], x[flip, :, 5])
+        x[flip] = mirrored(x[flip])
     return x
+
+
+def mirrored(x: np.ndarray) -> np.ndarray:
+    """Network input ``(..., N, C)`` of the mirror-image face (a copy): x → −x and, with
+    the motion colour channels (C ≥ 6), θ̂ of (Δx, Δy) → θ̂ of (−Δx, Δy)."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[..., 0] *= -1
+    if out.shape[-1] >= 6:
+        out[..., 4] = mirrored_theta_hat(out[..., 4], out[..., 5])
+    return out
 
 
 def mirrored_theta_hat(theta_hat: np.ndarray, phi_hat: np.ndarray) -> np.ndarray:

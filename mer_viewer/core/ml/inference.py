@@ -8,6 +8,13 @@ from typing import Any
 import numpy as np
 
 from mer_viewer.core.ml.checkpoint import Checkpoint
+from mer_viewer.core.ml.data import mirrored
+
+
+def uses_test_time_flip(checkpoint: Checkpoint) -> bool:
+    """Whether the run that made ``checkpoint`` averaged each clip with its mirror image
+    (``TrainConfig.test_time_flip``; checkpoints from before that option did not)."""
+    return bool(checkpoint.config.get("test_time_flip", False)) and checkpoint.in_channels >= 6
 
 
 def _as_model(model_or_checkpoint, device):
@@ -35,12 +42,14 @@ def _in_eval_mode(model):
 
 
 def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
-            batch_size: int = 32) -> np.ndarray:
+            batch_size: int = 32, mirror: bool = False) -> np.ndarray:
     """Softmax probabilities: ``(B, N, C) -> (B, K) float32`` or ``(N, C) -> (K,)``.
 
     Accepts a :class:`Checkpoint` (the network is rebuilt each call; pass
     ``ckpt.build_model()`` instead to classify many clips) or a module, which is
-    run in eval mode and left in the mode it was in.
+    run in eval mode and left in the mode it was in. ``mirror``: the mean of the
+    probabilities of each cloud and of its mirror image (:func:`~.data.mirrored`),
+    as a run with ``test_time_flip`` evaluates (:func:`uses_test_time_flip`).
     """
     import torch
 
@@ -55,8 +64,11 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
     out = []
     with _in_eval_mode(model), torch.no_grad():
         for i in range(0, len(x), batch_size):
-            logits = model(torch.from_numpy(x[i:i + batch_size]).to(dev))
-            out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            chunk = x[i:i + batch_size]
+            views = [chunk, mirrored(chunk)] if mirror else [chunk]
+            probs = [torch.softmax(model(torch.from_numpy(v).to(dev)).float(), dim=1)
+                     for v in views]
+            out.append((sum(probs) / len(probs)).cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)
     return probs[0] if single else probs
 

@@ -24,7 +24,7 @@ from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
 from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices, eval_batches,
-                                     n_batches, stack_items)
+                                     mirrored, n_batches, stack_items)
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
 from mer_viewer.core.ml.runtime import keep_freed_memory, native_bf16
@@ -211,7 +211,7 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
                  "inner_val": list(fold.inner_val), "fingerprint": run.run_info["data"]["fingerprint"]}
 
     _seed_everything(seed_for(cfg.seed, _INIT, fold.index))
-    model = build_network(cfg.model, len(data.classes), data.x.shape[2], cfg.model_options)
+    model = build_network(cfg.model, len(data.classes), data.x.shape[2], cfg.network_options)
     model = model.to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.effective_lr_step,
@@ -292,7 +292,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
         if len(val_idx):
             if cfg.precise_bn:
                 recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
-            _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, autocast)
+            _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, autocast,
+                                   cfg.test_time_flip)
             val_uf1 = evaluate([classes[i] for i in data.y[val_idx]],
                                [classes[i] for i in val_pred.argmax(1)], classes).uf1
             history["val_uf1"].append(val_uf1)
@@ -304,7 +305,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
                  "best_uf1": best[0] if best else None, "best_epoch": best[1] if best else None,
                  "best_state": best[2] if best else None}
         save_checkpoint(work_path, model, opt, cfg, classes, run.run_info["preprocessing"],
-                        epoch + 1, extra, in_channels=data.x.shape[2])
+                        epoch + 1, extra, model_options=cfg.network_options,
+                        in_channels=data.x.shape[2])
         yield run.progress(
             f"{who} epoch {epoch + 1}/{n_epochs} loss {history['loss'][-1]:.4f} train UF1 "
             f"{running.uf1 * 100:.1f}%" + (f" val UF1 {val_uf1 * 100:.1f}%" if val_uf1 is not None
@@ -321,7 +323,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
         recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
     predictions: tuple[Prediction, ...] = ()
     if len(test_idx):
-        _, probs = _predict(model, data.x, test_idx, cfg.batch_size, autocast)
+        _, probs = _predict(model, data.x, test_idx, cfg.batch_size, autocast,
+                            cfg.test_time_flip)
         predictions = tuple(
             Prediction(str(data.sample_ids[i]), str(data.subjects[i]), str(data.clips[i]),
                        fold.index, classes[data.y[i]], classes[int(p.argmax())],
@@ -330,7 +333,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
     extra = {**fold_info, "complete": True, "history": history, "best_epoch": best_epoch,
              "predictions": [p.__dict__ for p in predictions]}
     save_checkpoint(done_path, model, None, cfg, classes, run.run_info["preprocessing"],
-                    best_epoch, extra, in_channels=data.x.shape[2])
+                    best_epoch, extra, model_options=cfg.network_options,
+                    in_channels=data.x.shape[2])
     if work_path != done_path:
         work_path.unlink(missing_ok=True)
     yield run.progress(f"{who} done", TrainUpdate("fold", fold.index, n_folds, best_epoch,
@@ -379,8 +383,10 @@ def recompute_bn_statistics(model, x: np.ndarray, idx: np.ndarray, batch_size: i
         model.eval()
 
 
-def _predict(model, x: np.ndarray, idx: np.ndarray, batch_size: int, autocast: dict):
-    """Eval-mode logits' softmax for rows ``idx``: returns (idx, (len(idx), K) float32)."""
+def _predict(model, x: np.ndarray, idx: np.ndarray, batch_size: int, autocast: dict,
+             mirror: bool = False):
+    """Eval-mode logits' softmax for rows ``idx``: returns (idx, (len(idx), K) float32).
+    ``mirror``: the mean of the softmax of each clip and of its mirror image."""
     import torch
 
     model.eval()
@@ -388,7 +394,9 @@ def _predict(model, x: np.ndarray, idx: np.ndarray, batch_size: int, autocast: d
     out = []
     with torch.no_grad(), torch.autocast(**autocast):
         for b in eval_batches(idx, batch_size):
-            logits = model(torch.from_numpy(x[b]).to(device))
-            out.append(torch.softmax(logits.float(), 1).cpu().numpy())
+            views = [x[b], mirrored(x[b])] if mirror else [x[b]]
+            probs = [torch.softmax(model(torch.from_numpy(v).to(device)).float(), 1)
+                     for v in views]
+            out.append((sum(probs) / len(probs)).cpu().numpy())
     probs = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
     return idx, probs

@@ -11,20 +11,24 @@ import torch
 from torch import nn
 
 from mer_viewer.core.ml.data import TrainItem
+from mer_viewer.core.ml.models.layers import encode_motion, encoded_channels
 
 
 class TinyNet(nn.Module):
     """Per-point MLP, max pool, batch norm, dropout, linear head: (B, N, C) -> (B, K)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 6, width: int = 16):
+    def __init__(self, num_classes: int, in_channels: int = 6, width: int = 16,
+                 motion_encoding: str = "color"):
         super().__init__()
-        self.point = nn.Sequential(nn.Linear(in_channels, width), nn.ReLU(), nn.Linear(width, width))
+        self.motion_encoding = motion_encoding
+        self.point = nn.Sequential(nn.Linear(encoded_channels(in_channels, motion_encoding), width),
+                                   nn.ReLU(), nn.Linear(width, width))
         self.bn = nn.BatchNorm1d(width)
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, x):
-        pooled = self.point(x).max(dim=1).values
+        pooled = self.point(encode_motion(x, self.motion_encoding)).max(dim=1).values
         return self.head(self.drop(torch.relu(self.bn(pooled))))
 
 

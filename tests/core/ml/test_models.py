@@ -233,3 +233,68 @@ def test_edge_conv_equals_the_edge_feature_formulation(training, monkeypatch):
     neighbours = ops.knn(x[..., :3], 10)
     expected = naive_edge_conv(conv, x, neighbours)
     assert torch.allclose(conv(x, neighbours), expected, atol=1e-12, rtol=0)
+
+
+def motion_features(seed=3, n=400):
+    """xyz ⊕ (r̂, θ̂, φ̂) computed by core.motion from random motion; the first 40 are black."""
+    import numpy as np
+
+    from mer_viewer.core.motion import normalise, spherical
+
+    rng = np.random.default_rng(seed)
+    delta = rng.normal(0, 1e-3, size=(n, 3))
+    delta[:40] *= 1e-3  # below the 0.3 mm noise floor
+    xyz = rng.uniform(-1, 1, size=(n, 3))
+    r, theta, phi = spherical(delta)
+    features = np.concatenate([xyz, normalise(r, theta, phi, 2e-3)], 1).astype(np.float32)
+    return features, delta
+
+
+def test_vector_encoding_is_the_unit_motion_direction():
+    """``vector`` hands the first layer ΔP / ‖ΔP‖ (zero for black points) beside xyz and r̂,
+    against the motion itself as the reference."""
+    import numpy as np
+
+    from mer_viewer.core.ml.models.layers import encode_motion
+
+    features, delta = motion_features()
+    out = encode_motion(torch.from_numpy(features)[None], "vector")[0].numpy()
+    assert out.shape == (len(features), 7)
+    np.testing.assert_array_equal(out[:, :4], features[:, :4])
+    r = np.linalg.norm(delta, axis=1, keepdims=True)
+    expected = np.where(r >= 0.3e-3, delta / r, 0.0)  # black below the noise floor
+    assert (r[:40] < 0.3e-3).all() and (r >= 0.3e-3).mean() > 0.5
+    np.testing.assert_allclose(out[:, 4:], expected, atol=2e-5)
+    # θ̂ near 0 and near 1 (leftward motion, a hair up or down) encode to nearly the same input
+    near = np.array([[0, 0, 0, 0.5, 0.001, 0.5], [0, 0, 0, 0.5, 0.999, 0.5]], np.float32)
+    pair = encode_motion(torch.from_numpy(near), "vector").numpy()
+    assert np.abs(pair[0] - pair[1]).max() < 0.02  # θ̂ itself differs by 0.998
+    assert encode_motion(torch.from_numpy(features), "color").data_ptr() == \
+        torch.from_numpy(features).data_ptr()  # the paper's input, untouched
+
+
+def test_vector_encoding_commutes_with_mirroring():
+    """Encoding the mirrored cloud mirrors the encoded direction: (dx, dy, dz) → (−dx, dy, dz)."""
+    import numpy as np
+
+    from mer_viewer.core.ml.data import mirrored
+    from mer_viewer.core.ml.models.layers import encode_motion
+
+    features, _ = motion_features(seed=5)
+    plain = encode_motion(torch.from_numpy(features), "vector").numpy()
+    mirror = encode_motion(torch.from_numpy(mirrored(features)), "vector").numpy()
+    flip = np.array([-1, 1, 1, 1, -1, 1, 1], np.float32)
+    np.testing.assert_allclose(mirror, plain * flip, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_take_the_vector_encoding(name):
+    model = build(name, 3, motion_encoding="vector")
+    logits = model(clouds(2, 160, 1))
+    assert logits.shape == (2, 3)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    with pytest.raises(ValueError, match="motion_encoding"):
+        build(name, 3, motion_encoding="polar")
+    with pytest.raises(ValueError, match="6 channels"):
+        build(name, 3, in_channels=3, motion_encoding="vector")

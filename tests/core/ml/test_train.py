@@ -179,12 +179,17 @@ def test_config_defaults_and_validation():
             c.sampling, c.seed, c.device, c.epochs) == ("pointnet", "3", "loso", 1e-3, 1e-4, 24,
                                                         2048, "sort", 0, "auto", 40)
     assert c.augment == ("rotate", "scale", "jitter", "flip") and c.precise_bn
+    assert c.motion_encoding == "vector" and c.test_time_flip
+    assert c.network_options == {"motion_encoding": "vector"}
+    assert TrainConfig(model_options={"k": 10}).network_options == {"motion_encoding": "vector",
+                                                                      "k": 10}
     assert c.effective_lr_step == 8 and TrainConfig(epochs=100).effective_lr_step == 20
     assert TrainConfig(epochs=12).effective_lr_step == 2
     assert TrainConfig(epochs=300).effective_lr_step == 20
     assert TrainConfig(classes=7).classes == "7"
     for bad in (dict(classes="5"), dict(protocol="kfold"), dict(augment=("mirror",)),
-                dict(inner_val=1.5), dict(batch_size=1), dict(device="tpu")):
+                dict(inner_val=1.5), dict(batch_size=1), dict(device="tpu"),
+                dict(motion_encoding="polar")):
         with pytest.raises(MerError):
             TrainConfig(**bad)
 
@@ -332,3 +337,54 @@ def test_keep_freed_memory_is_idempotent():
 
     assert keep_freed_memory() is keep_freed_memory()
     assert keep_freed_memory() == sys.platform.startswith("linux")
+
+
+def test_test_time_flip_predictions_are_mirror_invariant(tmp_path, fake_models):
+    """With ``test_time_flip`` a clip and its mirror image get the same probabilities (the
+    mean over both views), in training's evaluation and in ``predict``; without, they differ."""
+    import torch
+
+    from mer_viewer.core.ml.data import mirrored, stack_items
+    from mer_viewer.core.ml.inference import predict, uses_test_time_flip
+    from mer_viewer.core.ml.train import _predict
+
+    items = make_items(n_subjects=2, per_subject=6)
+    data = stack_items(items, CLASSES_3)
+    _run(TrainConfig(**FAST, bf16=False), items, tmp_path)
+    checkpoint = load_checkpoint(tmp_path / "checkpoints" / "fold_0.pt")
+    assert uses_test_time_flip(checkpoint)
+    model = checkpoint.build_model()
+    off = dict(device_type="cpu", enabled=False)
+    idx = np.arange(len(data.y))
+    flipped = mirrored(data.x)
+    _, both = _predict(model, data.x, idx, 5, off, mirror=True)
+    _, both_of_mirror = _predict(model, flipped, idx, 5, off, mirror=True)
+    np.testing.assert_allclose(both, both_of_mirror, atol=1e-5)
+    np.testing.assert_allclose(predict(model, data.x, mirror=True), both, atol=1e-6)
+    _, one = _predict(model, data.x, idx, 5, off)
+    _, one_of_mirror = _predict(model, flipped, idx, 5, off)
+    assert not np.allclose(one, one_of_mirror, atol=1e-3)
+    np.testing.assert_allclose(both, (one + one_of_mirror) / 2, atol=1e-6)
+    # the tested fold's predictions are the mirrored average
+    test = np.flatnonzero(data.subjects == "spNO.1")
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    preds = preds[preds.subject == "spNO.1"].set_index("clip")
+    stored = preds.loc[list(data.clips[test]), [f"p_{c}" for c in CLASSES_3]].to_numpy()
+    np.testing.assert_allclose(stored, both[test], atol=1e-5)
+    # a checkpoint from before the option (no key) is classified as it was trained
+    old = dict(checkpoint.config)
+    old.pop("test_time_flip")
+    from dataclasses import replace
+    assert not uses_test_time_flip(replace(checkpoint, config=old))
+    assert torch.is_tensor(next(iter(checkpoint.model_state.values())))
+
+
+def test_motion_encoding_is_recorded_and_rebuilt(tmp_path, fake_models):
+    items = make_items(n_subjects=2, per_subject=4)
+    for encoding in ("vector", "color"):
+        out = tmp_path / encoding
+        _run(TrainConfig(**FAST, motion_encoding=encoding), items, out)
+        checkpoint = load_checkpoint(out / "checkpoints" / "fold_0.pt")
+        assert checkpoint.model_options["motion_encoding"] == encoding
+        assert checkpoint.build_model().motion_encoding == encoding
+        assert json.loads((out / "config.json").read_text())["motion_encoding"] == encoding

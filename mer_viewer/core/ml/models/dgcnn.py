@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import index_points, knn
-from .layers import SharedMLP, activate, classifier_head, folded, uses_batch_stats
+from .layers import (SharedMLP, activate, classifier_head, encode_motion, encoded_channels,
+                     folded, uses_batch_stats)
 
 NEGATIVE_SLOPE = 0.2
 # Gathered edge features per chunk of points in eval (see pointnet2.CHUNK_BYTES).
@@ -63,18 +64,20 @@ class DGCNN(nn.Module):
     neighbourhoods are spatial, not mixed with the motion features), the
     previous layer's features after that. Concatenated layer outputs → 1024
     per point → max and mean pool → head 512, 256 with BatchNorm, leaky ReLU
-    (0.2) and dropout (0.5, the paper's).
+    (0.2) and dropout (0.5, the paper's). ``motion_encoding``: how the motion
+    channels reach the first EdgeConv (see :func:`~.layers.encode_motion`).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 6, k: int = 20,
                  channels: Sequence[int] = (64, 64, 128, 256), embedding: int = 1024,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, motion_encoding: str = "color"):
         super().__init__()
         if in_channels < 3:
             raise ValueError(f"in_channels must be at least 3 (xyz), got {in_channels}")
         self.in_channels = in_channels
         self.k = k
-        widths = [in_channels, *channels]
+        self.motion_encoding = motion_encoding
+        widths = [encoded_channels(in_channels, motion_encoding), *channels]
         self.edge_convs = nn.ModuleList(EdgeConv(a, b) for a, b in zip(widths, widths[1:]))
         self.embed = SharedMLP(sum(channels), (embedding,), negative_slope=NEGATIVE_SLOPE,
                                bias=False)
@@ -85,7 +88,7 @@ class DGCNN(nn.Module):
         if points.dim() != 3 or points.shape[-1] != self.in_channels:
             raise ValueError(f"expected (B, N, {self.in_channels}) points, got {tuple(points.shape)}")
         k = min(self.k, points.shape[1])
-        x = points
+        x = encode_motion(points, self.motion_encoding)
         space = points[..., :3]
         outputs = []
         for conv in self.edge_convs:

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mer_viewer.core.ml.config import MOTION_ENCODINGS
+
 
 def folded(linear: nn.Linear, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``norm(linear(x))`` with running statistics: one affine map."""
@@ -81,3 +83,37 @@ def classifier_head(in_channels: int, num_classes: int, hidden: Sequence[int] = 
         width = out
     layers.append(nn.Linear(width, num_classes))
     return nn.Sequential(*layers)
+
+
+
+
+def encoded_channels(in_channels: int, encoding: str) -> int:
+    """Channels after :func:`encode_motion`: one more for ``vector`` (xyz, r̂, unit direction)."""
+    if encoding not in MOTION_ENCODINGS:
+        raise ValueError(f"motion_encoding must be one of {', '.join(MOTION_ENCODINGS)}, "
+                         f"got {encoding!r}")
+    if encoding == "vector" and in_channels < 6:
+        raise ValueError(f"motion_encoding 'vector' needs the 6 channels xyz ⊕ r̂θ̂φ̂, got {in_channels}")
+    return in_channels + 1 if encoding == "vector" else in_channels
+
+
+def encode_motion(points: torch.Tensor, encoding: str) -> torch.Tensor:
+    """The network input as the first layer sees it: ``(..., 6) -> (..., 6 | 7)``.
+
+    ``color``: unchanged, xyz ⊕ (r̂, θ̂, φ̂), the paper's input. ``vector``:
+    xyz ⊕ r̂ ⊕ the unit motion direction (cos φ cos θ, cos φ sin θ, sin φ),
+    zero for black points (θ̂ = φ̂ = 0, below the noise floor). θ̂ is an
+    angle: leftward motion is θ̂ ≈ 0 or θ̂ ≈ 1 depending on the sign of its
+    vertical part, a jump a first layer cannot undo, and on the left half of
+    a face it falls on outward mouth-corner motion (AU12 against AU20).
+    The direction vector is continuous everywhere.
+    """
+    if encoding == "color":
+        return points
+    theta = points[..., 4:5] * (2 * torch.pi) - torch.pi
+    phi = points[..., 5:6] * torch.pi - torch.pi / 2
+    moving = ((points[..., 4:5] != 0) | (points[..., 5:6] != 0)).to(points.dtype)
+    flat = torch.cos(phi) * moving
+    direction = torch.cat([flat * torch.cos(theta), flat * torch.sin(theta),
+                           torch.sin(phi) * moving], -1)
+    return torch.cat([points[..., :4], direction, points[..., 6:]], -1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import SharedMLP, classifier_head
+from .layers import SharedMLP, classifier_head, encode_motion, encoded_channels
 
 # The paper's weight of the feature-transform orthogonality penalty.
 TRANSFORM_PENALTY = 1e-3
@@ -42,17 +42,21 @@ class PointNet(nn.Module):
 
     Shared MLP 64, 64 | 64, 128, 1024 (the feature transform, when on, sits
     at the bar), max pool, head 512, 256 with BatchNorm, ReLU, dropout.
+    ``motion_encoding``: how the motion channels reach the first layer (see
+    :func:`~.layers.encode_motion`); ``color`` is the paper's.
     """
 
     def __init__(self, num_classes: int, in_channels: int = 6, dropout: float = 0.4,
-                 input_transform: bool = False, feature_transform: bool = False):
+                 input_transform: bool = False, feature_transform: bool = False,
+                 motion_encoding: str = "color"):
         super().__init__()
         if in_channels < 3:
             raise ValueError(f"in_channels must be at least 3 (xyz), got {in_channels}")
         self.in_channels = in_channels
+        self.motion_encoding = motion_encoding
         self.input_transform = TNet(3, 3) if input_transform else None
         self.feature_transform = TNet(64, 64) if feature_transform else None
-        self.local = SharedMLP(in_channels, (64, 64))
+        self.local = SharedMLP(encoded_channels(in_channels, motion_encoding), (64, 64))
         self.global_ = SharedMLP(64, (64, 128, 1024))
         self.head = classifier_head(1024, num_classes, dropout=dropout)
         self._last_feature_transform: torch.Tensor | None = None
@@ -63,7 +67,7 @@ class PointNet(nn.Module):
         if self.input_transform is not None:
             xyz = points[..., :3] @ self.input_transform(points[..., :3])
             points = torch.cat([xyz, points[..., 3:]], -1)
-        x = self.local(points)
+        x = self.local(encode_motion(points, self.motion_encoding))
         if self.feature_transform is not None:
             transform = self.feature_transform(x)
             x = x @ transform

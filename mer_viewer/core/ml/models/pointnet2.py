@@ -10,7 +10,8 @@ from torch import nn
 
 from ..ops import (ball_query, farthest_point_sample, full_precision, index_points,
                    random_start)
-from .layers import SharedMLP, activate, classifier_head, folded, uses_batch_stats
+from .layers import (SharedMLP, activate, classifier_head, encode_motion, encoded_channels,
+                     folded, uses_batch_stats)
 
 # (npoint, radii, nsamples, mlps) per set-abstraction level; npoint None = group all.
 SSG_LEVELS = (
@@ -150,12 +151,13 @@ class PointNet2(nn.Module):
     point sampling at point 0 every time, False at a random point (from
     ``generator`` if set, else torch's global RNG), None (default) random
     while training and fixed in eval, so classifying a clip twice gives the
-    same answer.
+    same answer. ``motion_encoding``: how the motion channels reach the first
+    level (see :func:`~.layers.encode_motion`); ``color`` is the paper's.
     """
 
     def __init__(self, num_classes: int, in_channels: int = 6, variant: str = "ssg",
                  dropout: float = 0.4, deterministic: bool | None = None,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, motion_encoding: str = "color"):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown PointNet++ variant {variant!r}; choose from {sorted(VARIANTS)}")
@@ -165,8 +167,9 @@ class PointNet2(nn.Module):
         self.in_channels = in_channels
         self.deterministic = deterministic
         self.generator = generator
+        self.motion_encoding = motion_encoding
         levels = []
-        width = in_channels - 3
+        width = encoded_channels(in_channels, motion_encoding) - 3
         for npoint, radii, nsamples, mlps in VARIANTS[variant]:
             level = SetAbstraction(npoint, radii, nsamples, width, mlps)
             levels.append(level)
@@ -181,6 +184,7 @@ class PointNet2(nn.Module):
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         if points.dim() != 3 or points.shape[-1] != self.in_channels:
             raise ValueError(f"expected (B, N, {self.in_channels}) points, got {tuple(points.shape)}")
+        points = encode_motion(points, self.motion_encoding)
         xyz = points[..., :3].contiguous()
         features = points[..., 3:] if self.in_channels > 3 else None
         random = not self.fixed_start()
