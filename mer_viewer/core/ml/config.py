@@ -61,7 +61,9 @@ class TrainConfig:
       default) uses it where the device multiplies bf16 matrices natively (CUDA
       with bf16, CPUs with AVX512-BF16 or AMX), about 1.7× faster per PointNet++
       step on such a CPU; neighbour search and the centred first layer stay
-      float32 either way. The choice made is recorded in ``config.json``
+      float32 either way. Training steps only: evaluation (BatchNorm
+      statistics, validation, test) runs in float32, so the tested
+      predictions are what ``mer classify`` gives for the same checkpoint. The choice made is recorded in ``config.json``
       (``runtime``).
     - ``class_weights``: ``balanced`` weighs the loss of each class by
       n / (K · n_c), counted on the samples that update the weights (the fold's

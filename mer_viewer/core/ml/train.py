@@ -248,6 +248,10 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
             break
 
     autocast = dict(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.bf16)
+    # Evaluation (BatchNorm statistics, validation, test) in float32: a few forward passes,
+    # and the tested predictions are then exactly what `mer classify` gives for the
+    # checkpoint (bf16 flipped near-ties between classes).
+    evaluation = dict(autocast, enabled=False)
     classes = data.classes
     weights = None
     if cfg.class_weights == "balanced":
@@ -291,8 +295,8 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
         val_uf1 = None
         if len(val_idx):
             if cfg.precise_bn:
-                recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
-            _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, autocast,
+                recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, evaluation)
+            _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, evaluation,
                                    cfg.test_time_flip)
             val_uf1 = evaluate([classes[i] for i in data.y[val_idx]],
                                [classes[i] for i in val_pred.argmax(1)], classes).uf1
@@ -320,10 +324,10 @@ def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epoch
         model.load_state_dict(best[2])  # its statistics were made precise before validation
         best_epoch = int(best[1])
     elif cfg.precise_bn:
-        recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, autocast)
+        recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, evaluation)
     predictions: tuple[Prediction, ...] = ()
     if len(test_idx):
-        _, probs = _predict(model, data.x, test_idx, cfg.batch_size, autocast,
+        _, probs = _predict(model, data.x, test_idx, cfg.batch_size, evaluation,
                             cfg.test_time_flip)
         predictions = tuple(
             Prediction(str(data.sample_ids[i]), str(data.subjects[i]), str(data.clips[i]),

@@ -350,7 +350,8 @@ def test_test_time_flip_predictions_are_mirror_invariant(tmp_path, fake_models):
 
     items = make_items(n_subjects=2, per_subject=6)
     data = stack_items(items, CLASSES_3)
-    _run(TrainConfig(**FAST, bf16=False), items, tmp_path)
+    # trained in bf16, evaluated in float32: the stored predictions are float32 predict()'s
+    _run(TrainConfig(**FAST, bf16=True), items, tmp_path)
     checkpoint = load_checkpoint(tmp_path / "checkpoints" / "fold_0.pt")
     assert uses_test_time_flip(checkpoint)
     model = checkpoint.build_model()
