@@ -2,7 +2,9 @@
 
 Per-point layers run as one matrix product on a ``(rows, C)`` view instead of
 1×1 convolutions over ``(B, C, K, S)``. In eval mode BatchNorm is folded into
-the Linear weights, saving a pass over the (large) activations.
+the Linear weights, saving a pass over the (large) activations. In training,
+:func:`grouped_batch_norm_mlp` runs PointNet++'s grouped layers with batch
+statistics by chunks of rows and recomputes them for backward.
 """
 
 from __future__ import annotations
@@ -117,3 +119,254 @@ def encode_motion(points: torch.Tensor, encoding: str) -> torch.Tensor:
     direction = torch.cat([flat * torch.cos(theta), flat * torch.sin(theta),
                            torch.sin(phi) * moving], -1)
     return torch.cat([points[..., :4], direction, points[..., 6:]], -1)
+
+
+
+# Rows × widest channels of one chunk in the batch-statistics grouped MLP: a few MiB,
+# so each chunk's temporaries stay in the C allocator's heap and in cache.
+GROUP_CHUNK_ELEMENTS = 1 << 20
+
+
+def grouped_batch_norm_mlp(per_point: torch.Tensor, minus_centre: torch.Tensor, idx: torch.Tensor,
+                           linears: Sequence[nn.Linear], norms: Sequence[nn.BatchNorm1d],
+                           compute_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A shared MLP with batch statistics over every (centre, neighbour) row, max over each group.
+
+    ``per_point (B, N, C0)``: the first layer's pre-activation ``W·[x, f] + b`` per
+    point; ``minus_centre (B, S, C0)``: ``−W_xyz·c`` per centre; ``idx (B, S, K)``:
+    the neighbours. Row ``(b, s, k)`` is ``per_point[b, idx[b, s, k]] +
+    minus_centre[b, s]``, then ``norms[0]`` → ReLU, then ``linears[i]`` →
+    ``norms[i + 1]`` → ReLU; ``-> (B, S, C_last)``, the max over k.
+
+    Values, gradients and running-statistics updates are those of the modules
+    run under autograd, but no ``(B·S·K, C)`` activation is kept per layer: rows
+    go through in chunks, only the middle layers' pre-activations are kept whole,
+    and backward recomputes the rest (one product more, the last layer's). The
+    last layer is never stored at all: BatchNorm → ReLU is monotone per channel,
+    so the group's max (or, under a negative scale, its min) pre-activation and
+    its row are found while that layer's statistics are gathered.
+    ``compute_dtype``: of the later layers' products (bfloat16 under autocast);
+    the first layer's rows stay in ``per_point``'s dtype.
+    """
+    params = [norm.weight for norm in norms] + [norm.bias for norm in norms]
+    params += [linear.weight for linear in linears] + [linear.bias for linear in linears]
+    return _GroupedBatchNormMLP.apply(per_point, minus_centre, idx, list(norms),
+                                      compute_dtype or per_point.dtype, *params)
+
+
+class _GroupedBatchNormMLP(torch.autograd.Function):
+    """The autograd function behind :func:`grouped_batch_norm_mlp`."""
+
+    @staticmethod
+    def forward(ctx, per_point, minus_centre, idx, norms, compute_dtype, *params):
+        depth = len(norms) - 1
+        gammas, betas = params[:depth + 1], params[depth + 1:2 * depth + 2]
+        level = _Level(per_point, minus_centre, idx, compute_dtype,
+                       params[2 * depth + 2:3 * depth + 2], params[3 * depth + 2:])
+        with torch.no_grad(), torch.autocast(per_point.device.type, enabled=False):
+            for i in range(depth + 1):
+                if i == depth:
+                    # The row where BatchNorm → ReLU is largest: the max of sign(γ)·z.
+                    sign = torch.where(gammas[i] < 0, -1.0, 1.0).to(level.dtype(i))
+                    best, best_row = [], []
+                elif i > 0:
+                    kept = level.empty(i)
+                moments = _Moments()
+                for lo, hi in level.chunks():
+                    z = level.pre_activation(i, lo, hi)
+                    moments.add(z.to(level.stat_dtype))
+                    if i == depth:
+                        value, row = (z.view(hi - lo, level.size, -1) * sign).max(1)
+                        best.append(value.mul_(sign))
+                        best_row.append(row.to(torch.uint8 if level.size <= 256 else torch.long))
+                    elif i > 0:
+                        kept[lo * level.size:hi * level.size] = z
+                if 0 < i < depth:
+                    level.kept[i] = kept
+                _update_running_stats(norms[i], moments.mean, moments.var(), moments.count)
+                level.set_norm(i, moments.mean, moments.var(), gammas[i], betas[i], norms[i].eps)
+            best = torch.cat(best).to(level.stat_dtype)
+            out = torch.addcmul(level.shifts[depth], best, level.scales[depth]).relu_()
+            out = out.to(level.dtype(depth))
+        ctx.level, ctx.best_row = level, torch.cat(best_row)
+        ctx.xhat_top, ctx.positive = level.xhat(depth, best), out > 0
+        ctx.save_for_backward(per_point, minus_centre, *params)
+        return out.view(*idx.shape[:2], -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        per_point, minus_centre, *params = ctx.saved_tensors
+        level = ctx.level
+        depth = level.depth
+        gammas = params[:depth + 1]
+        grad_gammas, grad_betas = [None] * (depth + 1), [None] * (depth + 1)
+        grad_weights = [torch.zeros_like(w) for w in level.weights]
+        grad_biases = [None if b is None else torch.zeros_like(b) for b in level.biases]
+        grad_table = level.table.new_zeros(level.table.shape, dtype=level.stat_dtype)
+        grad_centre = level.centre.new_empty(level.centre.shape, dtype=level.stat_dtype)
+        # dy of the last layer: nonzero only on each group's max row, where the ReLU passed.
+        sparse = grad_out.reshape(level.groups, -1).to(level.stat_dtype) * ctx.positive
+        sums = sparse.sum(0), (sparse * ctx.xhat_top).sum(0)
+        dy_all = None
+        with torch.no_grad(), torch.autocast(per_point.device.type, enabled=False):
+            for i in range(depth, -1, -1):
+                grad_betas[i], grad_gammas[i] = sums
+                # BatchNorm backward with batch statistics, A = γ/σ:
+                # dz = A·dy − A·mean(dy) − A·mean(dy·x̂)·x̂, the means over all rows.
+                scale = gammas[i] * level.invstds[i]
+                offset, slope = -scale * sums[0] / level.rows, -scale * sums[1] / level.rows
+                if i > 0:
+                    dy_below = level.dy_buffer(i - 1, dy_all)
+                    sums = 0, 0
+                    weight = level.cast[i - 1][0]
+                for lo, hi in level.chunks():
+                    rows = slice(lo * level.size, hi * level.size)
+                    if i > 0:
+                        a, xhat_below = level.activation(i - 1, lo, hi, with_xhat=True)
+                        z = level.linear(i, a) if i == depth else level.pre_activation(i, lo, hi)
+                    else:
+                        z = level.pre_activation(i, lo, hi)
+                    dz = torch.addcmul(offset, level.xhat(i, z), slope)
+                    if i == depth:
+                        dz.view(hi - lo, level.size, -1).scatter_add_(
+                            1, ctx.best_row[lo:hi].long().unsqueeze(1),
+                            (sparse[lo:hi] * scale).unsqueeze(1))
+                    else:
+                        dz.addcmul_(dy_all[rows], scale)
+                    if i == 0:
+                        grad_table.index_add_(0, level.flat[lo:hi].reshape(-1), dz)
+                        grad_centre[lo:hi] = dz.view(hi - lo, level.size, -1).sum(1)
+                        continue
+                    dz_low = dz.to(level.compute_dtype)
+                    grad_weights[i - 1] += (dz_low.t() @ a).to(grad_weights[i - 1].dtype)
+                    if grad_biases[i - 1] is not None:
+                        grad_biases[i - 1] += dz.sum(0).to(grad_biases[i - 1].dtype)
+                    dy = (dz_low @ weight).mul_(a > 0)
+                    dy_below[rows] = dy
+                    dy = dy.to(level.stat_dtype)
+                    sums = sums[0] + dy.sum(0), sums[1] + (dy * xhat_below).sum(0)
+                dy_all = dy_below if i > 0 else None
+                # Not needed below; a second backward (retain_graph) recomputes it.
+                level.kept[i] = None
+        grads = [g.to(p.dtype) for g, p in zip(grad_gammas + grad_betas, params)]
+        return (grad_table.view(per_point.shape).to(per_point.dtype),
+                grad_centre.view(minus_centre.shape).to(minus_centre.dtype), None, None, None,
+                *grads, *grad_weights, *grad_biases)
+
+
+class _Moments:
+    """Per-channel mean and biased variance of rows seen a chunk at a time (Chan et al.)."""
+
+    def __init__(self):
+        self.count, self.mean, self.m2 = 0, None, None
+
+    def add(self, rows: torch.Tensor) -> None:
+        var, mean = torch.var_mean(rows, 0, correction=0)
+        count = rows.shape[0]
+        if self.mean is None:
+            self.count, self.mean, self.m2 = count, mean, var * count
+            return
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.m2 = self.m2 + var * count + delta.square() * (self.count * count / total)
+        self.count = total
+
+    def var(self) -> torch.Tensor:
+        return self.m2 / self.count
+
+
+def _update_running_stats(norm: nn.BatchNorm1d, mean: torch.Tensor, var: torch.Tensor,
+                          count: int) -> None:
+    """What ``norm``'s training forward does to its buffers, for a batch of ``count`` rows."""
+    if not norm.training or norm.running_mean is None:
+        return
+    momentum = norm.momentum
+    if norm.num_batches_tracked is not None:
+        norm.num_batches_tracked.add_(1)
+        if momentum is None:
+            momentum = 1.0 / float(norm.num_batches_tracked)
+    unbiased = var * (count / max(count - 1, 1))
+    norm.running_mean.mul_(1 - momentum).add_(mean.to(norm.running_mean.dtype), alpha=momentum)
+    norm.running_var.mul_(1 - momentum).add_(unbiased.to(norm.running_var.dtype), alpha=momentum)
+
+
+class _Level:
+    """One grouped MLP's inputs, batch statistics and kept layers; its rows a chunk at a time.
+
+    Layer 0's rows are gathered afresh whenever needed; layers 1 … depth − 1 are
+    kept whole (``kept``) once computed; the last is recomputed from the one below.
+    """
+
+    def __init__(self, per_point, minus_centre, idx, compute_dtype, weights, biases):
+        batch, count, channels = per_point.shape
+        self.groups, self.size = idx.shape[0] * idx.shape[1], idx.shape[2]
+        self.rows = self.groups * self.size
+        self.table = per_point.reshape(batch * count, channels)
+        self.centre = minus_centre.reshape(self.groups, channels)
+        offsets = torch.arange(0, batch * count, count, device=idx.device).view(batch, 1, 1)
+        self.flat = (idx + offsets).reshape(self.groups, self.size)
+        self.depth = len(weights)
+        self.compute_dtype = compute_dtype
+        self.stat_dtype = torch.promote_types(per_point.dtype, torch.float32)
+        self.weights, self.biases = weights, biases
+        self.cast = [(w.to(compute_dtype), None if b is None else b.to(compute_dtype))
+                     for w, b in zip(weights, biases)]
+        self.widths = [channels] + [w.shape[0] for w in weights]
+        self.step = max(1, GROUP_CHUNK_ELEMENTS // (self.size * max(self.widths)))
+        layers = self.depth + 1
+        self.kept: list[torch.Tensor | None] = [None] * layers
+        self.means, self.invstds, self.scales, self.shifts = ([None] * layers for _ in range(4))
+
+    def dtype(self, i: int) -> torch.dtype:
+        """Of layer ``i``'s pre-activation."""
+        return self.table.dtype if i == 0 else self.compute_dtype
+
+    def empty(self, i: int) -> torch.Tensor:
+        """Room for all rows of layer ``i`` (i ≥ 1)."""
+        return self.table.new_empty(self.rows, self.widths[i], dtype=self.compute_dtype)
+
+    def dy_buffer(self, i: int, above: torch.Tensor | None) -> torch.Tensor:
+        """Room for layer ``i``'s dy: in ``above`` (layer i + 1's) when that is large enough,
+        since each chunk of ``above`` is read before the (no later) rows written over it."""
+        width = self.widths[i]
+        if above is None or above.shape[1] < width:
+            return self.empty(i)
+        return above.view(-1)[:self.rows * width].view(self.rows, width)
+
+    def chunks(self):
+        """``(lo, hi)``: ranges of groups, each a chunk of rows."""
+        for lo in range(0, self.groups, self.step):
+            yield lo, min(self.groups, lo + self.step)
+
+    def set_norm(self, i: int, mean, var, gamma, beta, eps: float) -> None:
+        """Layer ``i``'s batch statistics, and BatchNorm as ``z·scale + shift`` (PyTorch's order)."""
+        self.means[i], self.invstds[i] = mean, torch.rsqrt(var + eps)
+        self.scales[i] = gamma * self.invstds[i]
+        self.shifts[i] = beta - mean * self.scales[i]
+
+    def xhat(self, i: int, z: torch.Tensor) -> torch.Tensor:
+        """Normalised ``z`` of layer ``i``, in the statistics dtype."""
+        return (z.to(self.stat_dtype) - self.means[i]) * self.invstds[i]
+
+    def linear(self, i: int, a: torch.Tensor) -> torch.Tensor:
+        """Layer ``i``'s pre-activation from layer ``i − 1``'s activation ``a``."""
+        return F.linear(a, *self.cast[i - 1])
+
+    def pre_activation(self, i: int, lo: int, hi: int) -> torch.Tensor:
+        """Layer ``i``'s pre-activation rows of groups ``lo:hi``: ``(rows, C_i)``."""
+        if i == 0:
+            z = self.table.index_select(0, self.flat[lo:hi].reshape(-1))
+            z = z.view(hi - lo, self.size, -1).add_(self.centre[lo:hi].unsqueeze(1))
+            return z.view(-1, self.widths[0])
+        if self.kept[i] is not None:
+            return self.kept[i][lo * self.size:hi * self.size]
+        return self.linear(i, self.activation(i - 1, lo, hi)[0])
+
+    def activation(self, i: int, lo: int, hi: int, with_xhat: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Layer ``i``'s output rows (compute dtype) and, if asked, their x̂ (statistics dtype)."""
+        z = self.pre_activation(i, lo, hi).to(self.stat_dtype)
+        a = torch.addcmul(self.shifts[i], z, self.scales[i]).relu_()
+        return a.to(self.compute_dtype), self.xhat(i, z) if with_xhat else None

@@ -11,7 +11,7 @@ from torch import nn
 from ..ops import (ball_query, farthest_point_sample, full_precision, index_points,
                    random_start)
 from .layers import (SharedMLP, activate, classifier_head, encode_motion, encoded_channels,
-                     folded, uses_batch_stats)
+                     folded, grouped_batch_norm_mlp, uses_batch_stats)
 
 # (npoint, radii, nsamples, mlps) per set-abstraction level; npoint None = group all.
 SSG_LEVELS = (
@@ -40,7 +40,10 @@ class GroupMLP(nn.Module):
     With running statistics (eval) the centres go through in chunks of about
     ``CHUNK_BYTES`` of activations: peak memory no longer grows with B × S,
     and buffers this small are recycled by the C allocator instead of being
-    mapped and faulted in afresh for every layer.
+    mapped and faulted in afresh for every layer. With batch statistics
+    (training) the groups go through :func:`~.layers.grouped_batch_norm_mlp`,
+    chunked as well: of the ``(B·S·K, C)`` activations only the middle layer's
+    is kept for backward, which recomputes the others.
     """
 
     def __init__(self, in_channels: int, channels: Sequence[int]):
@@ -92,10 +95,17 @@ class GroupMLP(nn.Module):
         """``xyz (B, N, 3), features (B, N, D) | None, centres (B, S, 3), idx (B, S, K) -> (B, S, C)``."""
         per_point, weight = self._first_linear(xyz, features)
         # Negated here, on (B, S, C0), so the backward of the broadcast add is a plain sum.
-        with torch.autocast(xyz.device.type, enabled=False):
-            minus_centre = F.linear(centres, weight[:, :3]).neg_().unsqueeze(2)
+        device = xyz.device.type
+        with torch.autocast(device, enabled=False):
+            minus_centre = F.linear(centres, weight[:, :3]).neg_()
+        if all(uses_batch_stats(norm) for norm in self.mlp.norms):
+            low = per_point.dtype == torch.float32 and torch.is_autocast_enabled(device)
+            return grouped_batch_norm_mlp(per_point, minus_centre, idx, self.mlp.linears[1:],
+                                          self.mlp.norms,
+                                          torch.get_autocast_dtype(device) if low else None)
+        minus_centre = minus_centre.unsqueeze(2)
         if any(uses_batch_stats(norm) for norm in self.mlp.norms):
-            # Batch statistics need every group at once.
+            # Some layers with batch statistics, some without: every group at once.
             grouped = index_points(per_point, idx).add_(minus_centre)
             return self._pooled(grouped, 2)
         batch, total, size = idx.shape
