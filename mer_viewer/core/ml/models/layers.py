@@ -122,9 +122,11 @@ def encode_motion(points: torch.Tensor, encoding: str) -> torch.Tensor:
 
 
 
-# Rows × widest channels of one chunk in the batch-statistics grouped MLP: a few MiB,
-# so each chunk's temporaries stay in the C allocator's heap and in cache.
-GROUP_CHUNK_ELEMENTS = 1 << 20
+# Rows × widest channels of one chunk in the batch-statistics grouped MLP: 8 MiB in float32,
+# so each chunk's temporaries stay in the C allocator's heap. Smaller chunks use less
+# memory and CPU time but mean more parallel regions, which cost much wall time where
+# torch's threads compete with other processes for the cores.
+GROUP_CHUNK_ELEMENTS = 1 << 21
 
 
 def grouped_batch_norm_mlp(per_point: torch.Tensor, minus_centre: torch.Tensor, idx: torch.Tensor,
@@ -166,8 +168,9 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
         with torch.no_grad(), torch.autocast(per_point.device.type, enabled=False):
             for i in range(depth + 1):
                 if i == depth:
-                    # The row where BatchNorm → ReLU is largest: the max of sign(γ)·z.
-                    sign = torch.where(gammas[i] < 0, -1.0, 1.0).to(level.dtype(i))
+                    # The row where BatchNorm → ReLU is largest: the max of z, or its min under γ < 0.
+                    negative = gammas[i] < 0
+                    mixed = bool(negative.any())
                     best, best_row = [], []
                 elif i > 0:
                     kept = level.empty(i)
@@ -176,8 +179,12 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                     z = level.pre_activation(i, lo, hi)
                     moments.add(z.to(level.stat_dtype))
                     if i == depth:
-                        value, row = (z.view(hi - lo, level.size, -1) * sign).max(1)
-                        best.append(value.mul_(sign))
+                        value, row = z.view(hi - lo, level.size, -1).max(1)
+                        if mixed:
+                            low, low_row = z.view(hi - lo, level.size, -1).min(1)
+                            value = torch.where(negative, low, value)
+                            row = torch.where(negative, low_row, row)
+                        best.append(value)
                         best_row.append(row.to(torch.uint8 if level.size <= 256 else torch.long))
                     elif i > 0:
                         kept[lo * level.size:hi * level.size] = z
@@ -227,7 +234,7 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                         z = level.linear(i, a) if i == depth else level.pre_activation(i, lo, hi)
                     else:
                         z = level.pre_activation(i, lo, hi)
-                    dz = torch.addcmul(offset, level.xhat(i, z), slope)
+                    dz = level.xhat(i, z).mul_(slope).add_(offset)
                     if i == depth:
                         dz.view(hi - lo, level.size, -1).scatter_add_(
                             1, ctx.best_row[lo:hi].long().unsqueeze(1),
@@ -245,7 +252,7 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                     dy = (dz_low @ weight).mul_(a > 0)
                     dy_below[rows] = dy
                     dy = dy.to(level.stat_dtype)
-                    sums = sums[0] + dy.sum(0), sums[1] + (dy * xhat_below).sum(0)
+                    sums = sums[0] + dy.sum(0), sums[1] + xhat_below.mul_(dy).sum(0)
                 dy_all = dy_below if i > 0 else None
                 # Not needed below; a second backward (retain_graph) recomputes it.
                 level.kept[i] = None
@@ -350,7 +357,7 @@ class _Level:
 
     def xhat(self, i: int, z: torch.Tensor) -> torch.Tensor:
         """Normalised ``z`` of layer ``i``, in the statistics dtype."""
-        return (z.to(self.stat_dtype) - self.means[i]) * self.invstds[i]
+        return (z.to(self.stat_dtype) - self.means[i]).mul_(self.invstds[i])
 
     def linear(self, i: int, a: torch.Tensor) -> torch.Tensor:
         """Layer ``i``'s pre-activation from layer ``i − 1``'s activation ``a``."""
