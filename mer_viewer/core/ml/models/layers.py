@@ -87,8 +87,6 @@ def classifier_head(in_channels: int, num_classes: int, hidden: Sequence[int] = 
     return nn.Sequential(*layers)
 
 
-
-
 def encoded_channels(in_channels: int, encoding: str) -> int:
     """Channels after :func:`encode_motion`: one more for ``vector`` (xyz, r̂, unit direction)."""
     if encoding not in MOTION_ENCODINGS:
@@ -119,7 +117,6 @@ def encode_motion(points: torch.Tensor, encoding: str) -> torch.Tensor:
     direction = torch.cat([flat * torch.cos(theta), flat * torch.sin(theta),
                            torch.sin(phi) * moving], -1)
     return torch.cat([points[..., :4], direction, points[..., 6:]], -1)
-
 
 
 # Rows × widest channels of one chunk in the batch-statistics grouped MLP: 4 MiB in float32,
