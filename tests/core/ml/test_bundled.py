@@ -18,11 +18,11 @@ def test_bundled_checkpoint_records_its_preprocessing():
     assert cloud["align"] == "ecc" and cloud["denoise_sigma_px"] == 3.0
     assert checkpoint.preprocessing["sampling"] == {"points": 2048, "method": "sort",
                                                     "rank": "color_l2", "seed": 0}
-    # trained before the vector encoding and test-time flip: used as it was trained
+    # trained with the defaults: the vector encoding, classified with its mirror image
     from mer_viewer.core.ml.inference import uses_test_time_flip
 
-    assert checkpoint.build_model().motion_encoding == "color"
-    assert not uses_test_time_flip(checkpoint)
+    assert checkpoint.build_model().motion_encoding == "vector"
+    assert uses_test_time_flip(checkpoint)
 
 
 def test_classify_without_checkpoint_uses_the_bundled_one(demo_corpus, capsys):
