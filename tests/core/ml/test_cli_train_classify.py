@@ -15,7 +15,8 @@ def test_train_then_classify(demo_corpus, tmp_path, capsys):
     run = tmp_path / "run"
     code = main(["train", str(demo_corpus), "--out", str(run), "--model", "pointnet",
                  "--classes", "3", "--epochs", "1", "--points", "256", "--final-model",
-                 "--workers", "1", "--json"])
+                 "--workers", "1", "--motion-encoding", "color", "--no-test-time-flip",
+                 "--json"])
     assert code == 0
     metrics = json.loads(capsys.readouterr().out)
     predictions = pd.read_csv(run / "predictions.csv")
@@ -30,6 +31,7 @@ def test_train_then_classify(demo_corpus, tmp_path, capsys):
     assert {s for f in folds for s in f["test"]} == set(predictions["subject"])
     config = json.loads((run / "config.json").read_text())
     assert config["preprocessing"]["sampling"]["points"] == 256
+    assert config["motion_encoding"] == "color" and config["test_time_flip"] is False
 
     sample = Dataset.open(demo_corpus).samples[0]
     clip = sample.id.split("_", 1)[1]
