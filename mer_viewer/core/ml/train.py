@@ -24,7 +24,8 @@ from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
 from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices, eval_batches,
-                                     mirrored, n_batches, stack_items)
+                                     n_batches, stack_items)
+from mer_viewer.core.ml.inference import predict
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
 from mer_viewer.core.ml.runtime import keep_freed_memory, native_bf16
@@ -393,14 +394,7 @@ def _predict(model, x: np.ndarray, idx: np.ndarray, batch_size: int, autocast: d
     ``mirror``: the mean of the softmax of each clip and of its mirror image."""
     import torch
 
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    with torch.no_grad(), torch.autocast(**autocast):
-        for b in eval_batches(idx, batch_size):
-            views = [x[b], mirrored(x[b])] if mirror else [x[b]]
-            probs = [torch.softmax(model(torch.from_numpy(v).to(device)).float(), 1)
-                     for v in views]
-            out.append((sum(probs) / len(probs)).cpu().numpy())
-    probs = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-    return idx, probs
+    if not len(idx):
+        return idx, np.zeros((0, 0), np.float32)
+    with torch.autocast(**autocast):
+        return idx, predict(model, x[idx], batch_size=batch_size, mirror=mirror)
