@@ -50,6 +50,15 @@ def fake_models(monkeypatch):
     return module
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread: these tests share a small machine, where idle-waiting threads cost most."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 CLASSES_3 = ("negative", "positive", "surprise")
 
 

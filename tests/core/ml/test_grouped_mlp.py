@@ -12,12 +12,7 @@ from mer_viewer.core.ml.models.pointnet2 import PointNet2
 from mer_viewer.core.ml.ops import index_points
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

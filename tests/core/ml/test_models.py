@@ -14,13 +14,7 @@ VARIANTS = [("pointnet2", {}), ("pointnet2", {"variant": "msg"}), ("pointnet", {
             ("pointnet", {"input_transform": True, "feature_transform": True}), ("dgcnn", {})]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these tests share a small machine, where idle-waiting threads cost most."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def clouds(batch, count, seed, channels=6, dtype=torch.float32):
