@@ -75,8 +75,9 @@ class GroupMLP(nn.Module):
                 h = activate(norm(linear(h)), 0.0)
             elif i == len(later) - 1:
                 # max_k relu(z_k + b) = relu(max_k z_k + b): bias and ReLU on the pooled tensor only.
+                # Not in place: amax's backward needs its own output (saliency, training).
                 pooled = F.linear(h, fold[0]).reshape(*lead, -1).amax(dim)
-                return activate(pooled.add_(fold[1]), 0.0)
+                return activate(pooled + fold[1], 0.0)
             else:
                 h = activate(F.linear(h, *fold), 0.0)
         return h.reshape(*lead, h.shape[-1]).max(dim).values
