@@ -198,3 +198,67 @@ def test_opening_a_folder_that_is_not_a_dataset(qtbot, demo_corpus, tmp_path, mo
     wait_settled(qtbot, window)
     assert window.state.sample is not None
     watch.assert_all_end(qtbot)
+
+
+def _boom(kind: str):
+    def fail(*_args, **_kwargs):
+        # a RuntimeError, as torch raises them: superqt once took it for a deleted worker
+        raise RuntimeError(f"boom in {kind}")
+    return fail
+
+
+def _boom_job(kind: str):
+    def job(*_args, **_kwargs):
+        from mer_viewer.core.progress import Progress
+
+        yield Progress(0, 1, "starting")
+        raise RuntimeError(f"boom in {kind}")
+    return job
+
+
+# job -> (what to break, how the user starts it)
+FAILING_JOBS = {
+    "open": ("mer_viewer.qt.session.Dataset.open", None),
+    "demo": ("mer_viewer.core.dataset.demo.build_demo", None),
+    "cloud": ("mer_viewer.qt.loader.align_pair", None),
+    "flow": ("mer_viewer.core.cache.cached_flow", None),
+    "classify": ("mer_viewer.core.ml.classify.classify", "classify"),
+    "train": ("mer_viewer.core.ml.train.run_training", "train"),
+    "export": ("mer_viewer.core.dataset.edits.export_merged", "export"),
+}
+
+
+@pytest.mark.parametrize("kind", list(FAILING_JOBS))
+def test_a_failing_job_ends_with_a_red_message(qtbot, demo_copy, tmp_path, monkeypatch, kind):
+    target, action = FAILING_JOBS[kind]
+    window = make_window(qtbot, tmp_path)
+    watch = JobWatch(window.jobs)
+    if kind in ("open", "cloud", "flow"):
+        monkeypatch.setattr(target, _boom(kind))
+    if kind == "demo":
+        monkeypatch.setattr(target, _boom_job(kind))  # a generator, like build_demo
+        window.session.open_demo(tmp_path / "new demo")
+    else:
+        window.open_dataset(demo_copy)
+    watch.assert_all_end(qtbot, timeout_s=120)
+    if action is not None:
+        wait_settled(qtbot, window)
+        monkeypatch.setattr(target, _boom(kind))
+        if action == "classify":
+            press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_C)
+        elif action == "train":
+            panel = window.train_panel
+            panel.model.setCurrentText("pointnet")
+            panel.out.setText(str(tmp_path / "run"))
+            qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+        else:
+            window.session.export(tmp_path / "merged.xlsx")
+        watch.assert_all_end(qtbot, timeout_s=120)
+    assert any(f"boom in {kind}" in how for _, how in watch.failures()), watch.ended
+    errors = _errors(window)
+    assert errors and f"boom in {kind}" in errors[-1]
+    assert window.messages.isVisible() and f"boom in {kind}" in window.messages.current
+    assert not window.jobs.busy and window.jobs.wait_all(30)
+    if kind == "train":
+        assert window.train_panel.start_button.isEnabled()
+        assert "failed" in window.train_panel.status.text()
