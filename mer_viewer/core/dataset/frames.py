@@ -26,7 +26,7 @@ def index_frames(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Pa
     frames: dict[int, Path] = {}
     for name in names:
         stem, suffix = os.path.splitext(name)
-        if suffix.lower() in suffixes and stem.isdigit():
+        if suffix.lower() in suffixes and stem.isascii() and stem.isdigit():
             frames.setdefault(int(stem), folder / name)
     return frames
 
@@ -44,30 +44,27 @@ def find_frame(folder: Path | None, number: int, suffixes: tuple[str, ...]) -> P
 
 
 def read_color(path: Path) -> np.ndarray:
-    """Read a colour frame: ``path -> (H, W, 3) uint8`` RGB."""
+    """Read a colour frame: ``path -> (H, W, 3) uint8`` RGB.
+
+    Raises FrameError naming the file when it is missing, unreadable, truncated
+    or does not decode.
+    """
     import cv2
 
-    if not Path(path).is_file():
-        raise FrameError(path, "colour frame file does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FrameError(path, "unreadable colour frame")
+    image = _decode(path, "colour", cv2.IMREAD_COLOR)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a depth frame: ``path -> (H, W) uint16`` millimetres, 0 = invalid.
 
-    Raises FrameError when the file is missing, not a single-channel 16-bit
-    image, or not ``expected_shape`` (the colour frame's height and width).
+    Raises FrameError when the file is missing, truncated, does not decode, is
+    not a single-channel 16-bit image, or not ``expected_shape`` (the colour
+    frame's height and width).
     """
     import cv2
 
-    if not Path(path).is_file():
-        raise FrameError(path, "depth frame file does not exist")
-    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if depth is None:
-        raise FrameError(path, "unreadable depth frame")
+    depth = _decode(path, "depth", cv2.IMREAD_UNCHANGED)
     if depth.ndim != 2:
         raise FrameError(path, f"depth must be single-channel, found {depth.shape[2]} channels")
     if depth.dtype != np.uint16:
@@ -79,6 +76,57 @@ def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.
             f"{expected_shape[1]}x{expected_shape[0]}",
         )
     return depth
+
+
+def _decode(path: Path, kind: str, flags: int) -> np.ndarray:
+    """Read and decode an image file, refusing truncated files that decoders would accept
+    (libjpeg returns half a JPEG with a grey bottom and only a warning on stderr)."""
+    import cv2
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FrameError(path, f"{kind} frame file does not exist") from None
+    except IsADirectoryError:
+        raise FrameError(path, f"{kind} frame is a folder, not a file") from None
+    except OSError as exc:
+        raise FrameError(path, f"cannot read the {kind} frame ({exc.strerror or exc})") from None
+    if not data:
+        raise FrameError(path, f"{kind} frame file is empty (0 bytes)")
+    problem = incomplete_image(data)
+    if problem is not None:
+        raise FrameError(path, f"{kind} frame is {problem}")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise FrameError(path, f"{kind} frame does not decode (corrupt or not an image)")
+    return image
+
+
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+
+
+def incomplete_image(data: bytes) -> str | None:
+    """Why an encoded JPEG, PNG or BMP is cut short, or None when it looks whole.
+
+    A JPEG must end in its end-of-image marker and a PNG in its IEND chunk
+    (trailing zero bytes, which some copies pad with, are allowed); a BMP must
+    be as long as its header says. Other formats are left to the decoder.
+    """
+    if data.startswith(_JPEG_START):
+        if not data.rstrip(b"\0").endswith(_JPEG_END):
+            return f"truncated: the JPEG has no end-of-image marker ({len(data)} bytes)"
+    elif data.startswith(_PNG_START):
+        if not data.rstrip(b"\0").endswith(_PNG_END):
+            return f"truncated: the PNG has no IEND chunk ({len(data)} bytes)"
+    elif data.startswith(b"BM") and len(data) >= 6:
+        declared = int.from_bytes(data[2:6], "little")
+        if len(data) < declared:
+            return f"truncated: the BMP holds {len(data)} of its {declared} bytes"
+    return None
 
 
 @dataclass(frozen=True)
