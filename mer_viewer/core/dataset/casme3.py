@@ -131,14 +131,16 @@ def read_exclusions(path: Path) -> list[Exclusion]:
                 row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
                 onset = row.get("onset") or None
                 try:
-                    onset_value = int(float(onset)) if onset else None
-                except ValueError:
-                    raise DatasetError(f"{path}:{line}: onset {onset!r} is not a frame number") from None
+                    onset_value = frame_number(onset, "onset") if onset else None
+                except ValueError as exc:
+                    raise DatasetError(f"{path}:{line}: {exc}") from None
                 out.append(Exclusion(row["subject"], row["clip"], onset_value,
                                      row.get("reason") or "excluded by the user"))
             return out
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read exclusion list ({exc.strerror})") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not a CSV exclusion list ({exc})") from exc
 
 
 class Dataset:
