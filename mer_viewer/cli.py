@@ -120,6 +120,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for s in dataset.skipped:
         onset = f" onset {s.onset}" if s.onset is not None else ""
         print(f"  row {s.excel_row:>4}  {s.subject} {s.clip}{onset}: {s.reason}")
+    if dataset.warnings:
+        print(f"warnings: {len(dataset.warnings)} (entries that could not be examined)")
+        for warning in dataset.warnings:
+            print(f"  {warning}")
     return 0
 
 

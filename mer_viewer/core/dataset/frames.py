@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FrameError
+from ..errors import FrameError, os_reason
 
 COLOR_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEPTH_SUFFIXES = (".png", ".tif", ".tiff")
@@ -32,13 +33,22 @@ def index_frames(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Pa
 
 
 def find_frame(folder: Path | None, number: int, suffixes: tuple[str, ...]) -> Path | None:
-    """The file of frame ``number`` in ``folder`` (unpadded name first), or None."""
+    """The file of frame ``number`` in ``folder`` (unpadded name first), or None.
+
+    Raises FrameError when a frame file is there but cannot be examined (a
+    symbolic link loop, no permission), so that it is not reported as missing.
+    """
     if folder is None:
         return None
     for suffix in suffixes:
         candidate = folder / f"{number}{suffix}"
-        if candidate.is_file():
-            return candidate
+        try:
+            if stat.S_ISREG(os.stat(candidate).st_mode):
+                return candidate
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise FrameError(candidate, os_reason(exc)) from None
     # Zero-padded copies exist: fall back to a directory listing.
     return index_frames(folder, suffixes).get(number)
 
@@ -90,7 +100,7 @@ def _decode(path: Path, kind: str, flags: int) -> np.ndarray:
     except IsADirectoryError:
         raise FrameError(path, f"{kind} frame is a folder, not a file") from None
     except OSError as exc:
-        raise FrameError(path, f"cannot read the {kind} frame ({exc.strerror or exc})") from None
+        raise FrameError(path, f"cannot read the {kind} frame ({os_reason(exc)})") from None
     if not data:
         raise FrameError(path, f"{kind} frame file is empty (0 bytes)")
     problem = incomplete_image(data)
@@ -165,13 +175,14 @@ class ClipFrames:
 
     def has(self, number: int) -> bool:
         """Whether frame ``number`` exists in colour and depth (cheap: no full listing)."""
-        return (
-            find_frame(self.color_dir, number, COLOR_SUFFIXES) is not None
-            and find_frame(self.depth_dir, number, DEPTH_SUFFIXES) is not None
-        )
+        try:
+            return not self.missing(number)
+        except FrameError:  # there, but a link loop or unreadable
+            return False
 
     def missing(self, number: int) -> list[Path]:
-        """Paths expected for frame ``number`` that are absent."""
+        """Paths expected for frame ``number`` that are absent (FrameError: one is there but
+        cannot be examined)."""
         out = []
         if find_frame(self.color_dir, number, COLOR_SUFFIXES) is None:
             out.append(self.color_dir / f"{number}.jpg")

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import AnnotationError, DatasetError
+from ..errors import AnnotationError, DatasetError, os_reason
 
 SheetKind = Literal["me", "mae", "c"]
 
@@ -79,10 +79,10 @@ def find_sheet(root: Path, kind: SheetKind = "me") -> Path | None:
     try:
         with os.scandir(root) as entries:
             for entry in entries:
-                if entry.is_dir() and not entry.name.startswith("."):
+                if not entry.name.startswith(".") and _is_dir(entry):
                     folders.append(Path(entry.path))
     except OSError as exc:
-        raise DatasetError(f"{root}: cannot list the dataset folder ({exc.strerror})") from exc
+        raise DatasetError(f"{root}: cannot list the dataset folder ({os_reason(exc)})") from exc
     for folder in folders:
         try:
             names = os.listdir(folder)
@@ -95,6 +95,13 @@ def find_sheet(root: Path, kind: SheetKind = "me") -> Path | None:
         return None
     # Shallowest folder first, then the highest name (``_v2`` after ``_v1``).
     return max(found, key=lambda p: (-len(p.relative_to(root).parts), p.name.lower()))
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link loop: one bad entry does not hide the sheet (the layout reports it)
+        return False
 
 
 @dataclass(frozen=True)
