@@ -52,6 +52,15 @@ class PipelineError(MerError):
     """A clip's frames are readable but no motion cloud can be made from them."""
 
 
+class MerWarning(UserWarning):
+    """Something a user should know that does not change a result; the CLI prints it on one
+    line as ``mer CMD: warning: ...``."""
+
+
+class CacheWarning(MerWarning):
+    """The disk cache cannot be written: results are right, but computed again next time."""
+
+
 _OS_REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
@@ -70,3 +79,15 @@ def os_reason(exc: OSError) -> str:
     if exc.strerror:
         return exc.strerror[0].lower() + exc.strerror[1:]
     return str(exc) or type(exc).__name__
+
+
+def write_reason(path: Path | str, exc: OSError) -> str:
+    """Why writing ``path`` failed, in words; a file standing where a folder of the path
+    should be is named (``mkdir`` only says 'file exists')."""
+    for parent in Path(path).parents:
+        try:
+            if parent.exists() and not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+        except OSError:
+            break
+    return os_reason(exc)
