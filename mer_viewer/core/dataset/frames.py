@@ -132,8 +132,8 @@ def incomplete_image(data: bytes) -> str | None:
     elif data.startswith(_PNG_START):
         if not data.rstrip(b"\0").endswith(_PNG_END):
             return f"truncated: the PNG has no IEND chunk ({len(data)} bytes)"
-    elif data.startswith(b"BM") and len(data) >= 6:
-        declared = int.from_bytes(data[2:6], "little")
+    elif data.startswith(b"BM"):
+        declared = int.from_bytes(data[2:6], "little") if len(data) >= 6 else 6
         if len(data) < declared:
             return f"truncated: the BMP holds {len(data)} of its {declared} bytes"
     return None
@@ -214,6 +214,12 @@ def _image_shape(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
+    except FileNotFoundError:
+        raise FrameError(path, "colour frame file does not exist") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the file system's error, not the image's
+            raise FrameError(path, f"cannot read the colour frame ({os_reason(exc)})") from None
+        raise FrameError(path, f"unreadable image ({exc})") from exc
     except Exception as exc:  # PIL raises several types for broken files
         raise FrameError(path, f"unreadable image ({exc})") from exc
     return height, width

@@ -127,8 +127,17 @@ def _scan_clip_layout(root: Path, problems: dict[Path, str]) -> dict[tuple[str, 
     """Find ``frame/<Subject>_<Clip>_<Onset>`` folders at most a few levels below ``root``."""
     found: dict[tuple[str, str, int], Path] = {}
     queue: deque[tuple[Path, int]] = deque([(root, 0)])
+    seen: set[tuple[int, int]] = set()  # (device, inode): a link to a parent is walked once
     while queue:
         folder, depth = queue.popleft()
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            problems[folder] = os_reason(exc)
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
         for name, path in _listdirs(folder, problems).items():
             if name.startswith("spno") and depth == 0 and "_" not in name:
                 continue  # a subject folder of the other layout: never walk its frames
