@@ -87,9 +87,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = args.out.expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: already exists and is not an empty folder")
-    drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
-                     seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
-          "rendering demo clips")
+    with _writing(out):
+        drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
+                         seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
+              "rendering demo clips")
     summary = {"root": str(out), "subjects": args.subjects, "clips_per_subject": args.clips,
                "macro_per_subject": args.macro, "seed": args.seed}
     if args.json:

@@ -52,6 +52,16 @@ def test_an_unwritable_out_is_one_line_naming_it(demo_corpus, tmp_path, capsys, 
         assert f"{blocker} is a file, not a folder" in line
 
 
+def test_mer_demo_into_a_path_through_a_file(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "demo"
+    assert main(["demo", "--out", str(out), "--subjects", "1", "--clips", "1", "--macro", "0",
+                 "--workers", "1"]) == 1
+    line = _error_line(capsys, "demo")
+    assert line == f"mer demo: error: {out}: cannot write ({blocker} is a file, not a folder)"
+
+
 def _raise(exc: BaseException):
     def handler(args):
         raise exc
