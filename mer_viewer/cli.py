@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .core.errors import MerError
+from .core.errors import (FileError, MerError, MerWarning, describe_error, os_reason,
+                          write_reason)
 from .core.ml.config import (AUGMENTATIONS, CLASS_WEIGHTS, MOTION_ENCODINGS, PROTOCOLS, SAMPLINGS,
                              TASKS)
 from .core.ml.models import MODEL_NAMES
@@ -38,6 +44,15 @@ def drive(job: Iterator[Progress], description: str, quiet: bool = False) -> obj
             if record.result is not None:
                 result = record.result
     return result
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Name ``path`` (not a temporary file beside it) when writing it fails."""
+    try:
+        yield
+    except OSError as exc:
+        raise FileError(path, f"cannot write ({write_reason(path, exc)})") from exc
 
 
 def _print_json(payload: object) -> None:
@@ -73,9 +88,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = args.out.expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: already exists and is not an empty folder")
-    drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
-                     seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
-          "rendering demo clips")
+    with _writing(out):
+        drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
+                         seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
+              "rendering demo clips")
     summary = {"root": str(out), "subjects": args.subjects, "clips_per_subject": args.clips,
                "macro_per_subject": args.macro, "seed": args.seed}
     if args.json:
@@ -120,6 +136,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for s in dataset.skipped:
         onset = f" onset {s.onset}" if s.onset is not None else ""
         print(f"  row {s.excel_row:>4}  {s.subject} {s.clip}{onset}: {s.reason}")
+    if dataset.warnings:
+        print(f"warnings: {len(dataset.warnings)} (entries that could not be examined)")
+        for warning in dataset.warnings:
+            print(f"  {warning}")
     return 0
 
 
@@ -187,7 +207,8 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
     sample = _find_sample(args)
     sampling = SamplingParams(args.points, args.sampling, args.rank, args.seed)
     cloud = cached_cloud(sample, _cloud_params(args), sampling, use_cache=not args.no_cache)
-    export_cloud(cloud, args.out)
+    with _writing(args.out):
+        export_cloud(cloud, args.out)
     summary = {"sample": sample.id, "out": str(args.out), "points": args.points,
                "kept_face_points": len(cloud), "padded": cloud.padded, **cloud.provenance}
     if args.json:
@@ -227,13 +248,16 @@ def _cmd_flow(args: argparse.Namespace) -> int:
     flow = optical_flow(pair.onset_rgb, pair.apex_rgb, args.method)
     length = magnitude(flow)
     if suffix == ".npz":
-        write_npz(args.out, {"flow": flow, "magnitude": length, "strain": optical_strain(flow),
-                             "box": np.asarray(pair.box, dtype=np.int64)})
+        with _writing(args.out):
+            write_npz(args.out, {"flow": flow, "magnitude": length,
+                                 "strain": optical_strain(flow),
+                                 "box": np.asarray(pair.box, dtype=np.int64)})
     else:
         image = flow_to_rgb(flow)
         size = max(24, min(image.shape[:2]) // 4)
         image[:size, -size:] = np.maximum(image[:size, -size:], color_wheel(size))
-        write_png(args.out, image)
+        with _writing(args.out):
+            write_png(args.out, image)
     summary = {"sample": pair.sample_id, "method": args.method, "out": str(args.out),
                "box": list(pair.box), "max_px": float(length.max()),
                "median_px": float(np.median(length))}
@@ -271,16 +295,21 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if not o.ok]
     flow_failed = [o for o in outcomes if o.ok and o.flow_error]
     cached = sum(o.cached for o in outcomes if o.ok)
+    # computed and checked, but the cache could not keep them (a CacheWarning said why)
+    uncached = [o for o in outcomes if o.ok and o.cache_error]
     if args.json:
         _print_json({"root": str(dataset.root), "done": len(outcomes) - len(failed),
                      "from_cache": cached, "flow": flow,
                      "failed": [{"sample": o.sample_id, "error": o.error} for o in failed],
                      "flow_failed": [{"sample": o.sample_id, "error": o.flow_error}
-                                     for o in flow_failed]})
+                                     for o in flow_failed],
+                     "not_cached": [{"sample": o.sample_id, "error": o.cache_error}
+                                    for o in uncached]})
     else:
         print(f"{len(outcomes) - len(failed)} of {len(outcomes)} clips ready "
               f"({cached} already cached), {len(failed)} failed"
-              + (f", {len(flow_failed)} without {flow} flow" if flow_failed else ""))
+              + (f", {len(flow_failed)} without {flow} flow" if flow_failed else "")
+              + (f", {len(uncached)} not cached" if uncached else ""))
         for o in failed:
             print(f"  {o.sample_id}: {o.error}")
         for o in flow_failed:
@@ -493,16 +522,100 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    """Run one command. Every error ends as one line ``mer CMD: error: ...`` on stderr and a
+    non-zero exit (2: bad usage, 130: interrupted, 1: the rest); ``MER_DEBUG=1`` adds the
+    traceback of an unexpected error. Warnings (MerWarning) print as ``mer CMD: warning: ...``."""
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        return args.handler(args)
-    except MerError as exc:
-        print(f"mer {args.command}: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UsageError) else 1
-    except KeyboardInterrupt:
-        print(f"mer {args.command}: interrupted", file=sys.stderr)
-        return 130
+    name = f"mer {args.command}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", MerWarning)  # the core warns once where it matters
+        warnings.showwarning = _warning_printer(name, warnings.showwarning)
+        stdout, sys.stdout = sys.stdout, _GuardedStdout(sys.stdout)
+        try:
+            code = args.handler(args)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+            return code
+        except _StdoutError as exc:
+            _silence_stdout(stdout)
+            if exc.errno == errno.EPIPE:
+                return 141  # the reader went away (``mer info | head``): quietly, as cat does
+            _error(name, f"<stdout>: {exc}")
+            return 1
+        except MerError as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, UsageError) else 1
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted", file=sys.stderr)
+            return 130
+        except OSError as exc:
+            _error(name, describe_error(exc))
+            return 1
+        except Exception as exc:  # noqa: BLE001 - a bug, RecursionError, MemoryError: one line
+            if os.environ.get("MER_DEBUG"):
+                traceback.print_exc()
+            hint = "" if os.environ.get("MER_DEBUG") else " (MER_DEBUG=1 shows the traceback)"
+            _error(name, describe_error(exc) + hint)
+            return 1
+        finally:
+            sys.stdout = stdout
+
+
+def _error(name: str, message: str) -> None:
+    lines = message.strip().splitlines() or [""]
+    print(f"{name}: error: {lines[0]}", file=sys.stderr)
+
+
+class _StdoutError(Exception):
+    """Standard output cannot be written (a full disk, a closed pipe)."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(os_reason(exc))
+        self.errno = exc.errno
+
+
+class _GuardedStdout:
+    """``sys.stdout`` during a command: a failed write is a _StdoutError, so that it is not
+    mistaken for a failure to write some file."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout(stream) -> None:
+    """Point a failed stdout at the null device, so that Python's own flush at exit does not
+    fail a second time (and print a traceback-like 'Exception ignored' message)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def _warning_printer(name: str, fallback):
+    """``warnings.showwarning`` that prints a MerWarning as one line above any progress bar."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, MerWarning):
+            return fallback(message, category, filename, lineno, file, line)
+        from tqdm import tqdm
+
+        tqdm.write(f"{name}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .dataset import Sample
-from .errors import FrameError, MerError
+from .errors import CacheWarning, FrameError, MerError, write_reason
 from .face import Alignment, Box
 from .flow import FlowField, FlowMethod, pair_flow
 from .paths import cache_dir
@@ -167,12 +168,36 @@ def load_flow(path: Path) -> FlowField | None:
     return FlowField(method, flow, rgb, top)
 
 
-def _store(save, value, path: Path) -> None:
-    """Cache ``value``; a read-only or full cache only costs time later."""
+#: Cache problems already warned about in this process (one warning per folder and reason).
+_warned: set[str] = set()
+
+
+def _try_store(save, value, path: Path) -> str:
+    """Cache ``value``; "" when stored, else why not (``<folder>: cache not written (...)``).
+
+    A read-only or full cache, or a cache path through a file, only costs time later.
+    """
     try:
         save(value, path)
-    except OSError:
-        pass
+    except OSError as exc:
+        return (f"{path.parent}: cache not written ({write_reason(path, exc)}); "
+                "results are computed again each time")
+    return ""
+
+
+def warn_cache_problem(problem: str) -> None:
+    """Warn (CacheWarning) that the cache is not used, once per problem and process."""
+    if problem and problem not in _warned:
+        _warned.add(problem)
+        warnings.warn(problem, CacheWarning, stacklevel=3)
+
+
+def store(save, value, path: Path) -> bool:
+    """Cache ``value`` with ``save``; when the cache cannot be written, warn once and go on.
+    Whether it was stored."""
+    problem = _try_store(save, value, path)
+    warn_cache_problem(problem)
+    return not problem
 
 
 def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path | None = None,
@@ -183,7 +208,7 @@ def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path 
     if pair is None:
         pair = align_pair(sample, params)
         if use_cache:
-            _store(save_pair, pair, path)
+            store(save_pair, pair, path)
     return pair
 
 
@@ -198,7 +223,7 @@ def cached_flow(sample: Sample, params: CloudParams = CloudParams(), method: Flo
             pair = cached_pair(sample, params, root, use_cache)
         flow = pair_flow(pair, method)
         if use_cache:
-            _store(save_flow, flow, path)
+            store(save_flow, flow, path)
     return flow
 
 
@@ -212,7 +237,7 @@ def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
     if cloud is None:
         cloud = cloud_from_pair(cached_pair(sample, params, root, use_cache), params, sampling=None)
         if use_cache:
-            save_cloud(cloud, path)
+            store(save_cloud, cloud, path)
     return cloud if sampling is None else cloud.resample(sampling)
 
 
@@ -220,7 +245,8 @@ def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
 class PreprocessOutcome:
     """What happened to one sample in ``preprocess``: ok (cached or computed) or its error.
 
-    ``flow_error`` says why the optical flow failed (the cloud and pair are cached then).
+    ``flow_error`` says why the optical flow failed (the cloud and pair are cached then);
+    ``cache_error`` why what was computed could not be cached (the sample is still ok).
     """
 
     sample_id: str
@@ -228,6 +254,7 @@ class PreprocessOutcome:
     cached: bool = False
     error: str = ""
     flow_error: str = ""
+    cache_error: str = ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -237,6 +264,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
                     flow: FlowMethod | None = None) -> PreprocessOutcome:
+    cache_error = ""
     try:
         files = clip_files(sample, params, root)
         pair = load_pair(files.pair)
@@ -246,17 +274,20 @@ def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
             return PreprocessOutcome(sample.id, True, cached=True)
         if pair is None:
             pair = align_pair(sample, params)
-            save_pair(pair, files.pair)
+            cache_error = _try_store(save_pair, pair, files.pair)
         if not have_cloud:
-            save_cloud(cloud_from_pair(pair, params, sampling=None), files.cloud)
+            cloud = cloud_from_pair(pair, params, sampling=None)
+            cache_error = _try_store(save_cloud, cloud, files.cloud) or cache_error
     except (MerError, ValueError, OSError) as exc:
         return PreprocessOutcome(sample.id, False, error=_first_line(exc))
     if need_flow:
         try:
-            save_flow(pair_flow(pair, flow), files.flow(flow))
+            flow_field = pair_flow(pair, flow)
         except Exception as exc:  # noqa: BLE001 - OpenCV errors too; the cloud is still good
-            return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc))
-    return PreprocessOutcome(sample.id, True)
+            return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc),
+                                     cache_error=cache_error)
+        cache_error = _try_store(save_flow, flow_field, files.flow(flow)) or cache_error
+    return PreprocessOutcome(sample.id, True, cache_error=cache_error)
 
 
 def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
@@ -266,7 +297,9 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
 
     Caches each sample's cloud and aligned pair, and with ``flow`` its optical flow
     by that method (what the viewer shows first). A failed sample or flow never
-    stops the run; the final record's result is the list of every outcome.
+    stops the run, nor does a cache that cannot be written (each sample is computed
+    and checked all the same; a CacheWarning says so once); the final record's
+    result is the list of every outcome.
     """
     total = len(samples)
     outcomes: list[PreprocessOutcome] = []
@@ -274,6 +307,7 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
     if workers == 1:
         for i, sample in enumerate(samples, start=1):
             outcome = _preprocess_one(sample, params, root, flow)
+            warn_cache_problem(outcome.cache_error)
             outcomes.append(outcome)
             yield Progress(i, total, outcome.sample_id, outcome)
     else:
@@ -282,6 +316,7 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
             try:
                 for i, future in enumerate(as_completed(futures), start=1):
                     outcome = future.result()
+                    warn_cache_problem(outcome.cache_error)
                     outcomes.append(outcome)
                     yield Progress(i, total, outcome.sample_id, outcome)
             finally:

@@ -105,7 +105,7 @@ def _stop_iteration_inside():
     (lambda: _raising(SystemExit(3)), "SystemExit: 3"),
     (lambda: _raising(RecursionError("maximum recursion depth exceeded")), "RecursionError"),
     (lambda: _raising(PermissionError(13, "Permission denied", "/ro/run/x.pt")),
-     "/ro/run/x.pt: Permission denied"),
+     "/ro/run/x.pt: permission denied"),
     (_stop_iteration_inside, "RuntimeError: generator raised StopIteration"),
 ])
 def test_every_exception_ends_the_job_with_a_message(qtbot, make_job, expected):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-from ..errors import DatasetError, SampleNotFoundError
+from ..errors import DatasetError, FrameError, SampleNotFoundError, os_reason
 from .frames import ClipFrames
 from .labels import (
     TASKS,
@@ -20,7 +21,7 @@ from .labels import (
     parse_au,
 )
 from .edits import EditStore, apply_edit, row_identity
-from .layout import Layout
+from .layout import FolderProblem, Layout
 from .sheets import SPECS, SheetKind, SheetRow, find_sheet, frame_number, read_sheet
 
 #: File in the dataset root listing samples to leave out (subject, clip, onset, reason).
@@ -131,14 +132,16 @@ def read_exclusions(path: Path) -> list[Exclusion]:
                 row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
                 onset = row.get("onset") or None
                 try:
-                    onset_value = int(float(onset)) if onset else None
-                except ValueError:
-                    raise DatasetError(f"{path}:{line}: onset {onset!r} is not a frame number") from None
+                    onset_value = frame_number(onset, "onset") if onset else None
+                except ValueError as exc:
+                    raise DatasetError(f"{path}:{line}: {exc}") from None
                 out.append(Exclusion(row["subject"], row["clip"], onset_value,
                                      row.get("reason") or "excluded by the user"))
             return out
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read exclusion list ({exc.strerror})") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not a CSV exclusion list ({exc})") from exc
 
 
 class Dataset:
@@ -149,7 +152,8 @@ class Dataset:
     """
 
     def __init__(self, root: Path, sheet: Path, samples: list[Sample], skipped: list[Skipped],
-                 kind: SheetKind, layouts: list[str], edits: EditStore | None = None):
+                 kind: SheetKind, layouts: list[str], edits: EditStore | None = None,
+                 warnings: Iterable[str] = ()):
         self.root = root
         self.edits = edits
         self.sheet = sheet
@@ -157,6 +161,9 @@ class Dataset:
         self.skipped = tuple(skipped)
         self.kind = kind
         self.layouts = layouts
+        #: ``<path>: <reason>`` of entries under the root that could not be examined (a link
+        #: loop, no permission) and that no skipped row names: they may hide samples
+        self.warnings = tuple(warnings)
 
     @classmethod
     def open(
@@ -175,9 +182,13 @@ class Dataset:
         (``"auto"``: the root's sidecar file; None: the sheet as it is).
         """
         root = Path(root).expanduser()
-        if not root.exists():
-            raise DatasetError(f"{root}: dataset folder does not exist")
-        if not root.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(root.stat().st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            raise DatasetError(f"{root}: dataset folder does not exist") from None
+        except OSError as exc:  # a link loop, no permission to look
+            raise DatasetError(f"{root}: {os_reason(exc)}") from None
+        if not is_dir:
             raise DatasetError(f"{root}: not a folder")
         sheet_path = Path(sheet) if sheet is not None else find_sheet(root, kind)
         if sheet_path is None:
@@ -201,7 +212,7 @@ class Dataset:
             result = _sample_from_row(row, kind, layout, excluded, sheet_path.name, edits)
             (samples if isinstance(result, Sample) else skipped).append(result)
         _check_duplicates(samples, skipped)
-        return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits)
+        return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits, layout.warnings)
 
     def find(self, subject: str, clip: str) -> Sample:
         """The sample of ``subject`` and ``clip`` (``a``, or ``a_1234`` when a clip has several)."""
@@ -237,6 +248,7 @@ class Dataset:
             "sheet": str(self.sheet),
             "samples": [s.as_json() for s in self.samples],
             "skipped": [s.as_json() for s in self.skipped],
+            "warnings": list(self.warnings),
             "counts": self.counts(),
         }
 
@@ -302,11 +314,12 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
             if exclusion.matches(subject, clip, onset):
                 reasons.append(f"excluded: {exclusion.reason}")
                 break
-    frames = layout.frames_for(subject, clip, onset)
-    if frames is None:
-        reasons.append(f"missing frames: no folder for {subject}/{clip}")
-    else:
+    try:
+        frames = layout.frames_for(subject, clip, onset)
         absent = [p for n in sorted({onset, apex} - {0}) for p in frames.missing(n)]
+    except (FolderProblem, FrameError) as exc:  # no folder, a link loop, no permission
+        reasons.append(str(exc))
+    else:
         if absent:
             reasons.append("missing frames: " + ", ".join(str(p) for p in absent))
     if reasons:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FrameError
+from ..errors import FrameError, os_reason
 
 COLOR_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEPTH_SUFFIXES = (".png", ".tif", ".tiff")
@@ -26,48 +27,54 @@ def index_frames(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Pa
     frames: dict[int, Path] = {}
     for name in names:
         stem, suffix = os.path.splitext(name)
-        if suffix.lower() in suffixes and stem.isdigit():
+        if suffix.lower() in suffixes and stem.isascii() and stem.isdigit():
             frames.setdefault(int(stem), folder / name)
     return frames
 
 
 def find_frame(folder: Path | None, number: int, suffixes: tuple[str, ...]) -> Path | None:
-    """The file of frame ``number`` in ``folder`` (unpadded name first), or None."""
+    """The file of frame ``number`` in ``folder`` (unpadded name first), or None.
+
+    Raises FrameError when a frame file is there but cannot be examined (a
+    symbolic link loop, no permission), so that it is not reported as missing.
+    """
     if folder is None:
         return None
     for suffix in suffixes:
         candidate = folder / f"{number}{suffix}"
-        if candidate.is_file():
-            return candidate
+        try:
+            if stat.S_ISREG(os.stat(candidate).st_mode):
+                return candidate
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise FrameError(candidate, os_reason(exc)) from None
     # Zero-padded copies exist: fall back to a directory listing.
     return index_frames(folder, suffixes).get(number)
 
 
 def read_color(path: Path) -> np.ndarray:
-    """Read a colour frame: ``path -> (H, W, 3) uint8`` RGB."""
+    """Read a colour frame: ``path -> (H, W, 3) uint8`` RGB.
+
+    Raises FrameError naming the file when it is missing, unreadable, truncated
+    or does not decode.
+    """
     import cv2
 
-    if not Path(path).is_file():
-        raise FrameError(path, "colour frame file does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FrameError(path, "unreadable colour frame")
+    image = _decode(path, "colour", cv2.IMREAD_COLOR)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a depth frame: ``path -> (H, W) uint16`` millimetres, 0 = invalid.
 
-    Raises FrameError when the file is missing, not a single-channel 16-bit
-    image, or not ``expected_shape`` (the colour frame's height and width).
+    Raises FrameError when the file is missing, truncated, does not decode, is
+    not a single-channel 16-bit image, or not ``expected_shape`` (the colour
+    frame's height and width).
     """
     import cv2
 
-    if not Path(path).is_file():
-        raise FrameError(path, "depth frame file does not exist")
-    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if depth is None:
-        raise FrameError(path, "unreadable depth frame")
+    depth = _decode(path, "depth", cv2.IMREAD_UNCHANGED)
     if depth.ndim != 2:
         raise FrameError(path, f"depth must be single-channel, found {depth.shape[2]} channels")
     if depth.dtype != np.uint16:
@@ -79,6 +86,57 @@ def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.
             f"{expected_shape[1]}x{expected_shape[0]}",
         )
     return depth
+
+
+def _decode(path: Path, kind: str, flags: int) -> np.ndarray:
+    """Read and decode an image file, refusing truncated files that decoders would accept
+    (libjpeg returns half a JPEG with a grey bottom and only a warning on stderr)."""
+    import cv2
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FrameError(path, f"{kind} frame file does not exist") from None
+    except IsADirectoryError:
+        raise FrameError(path, f"{kind} frame is a folder, not a file") from None
+    except OSError as exc:
+        raise FrameError(path, f"cannot read the {kind} frame ({os_reason(exc)})") from None
+    if not data:
+        raise FrameError(path, f"{kind} frame file is empty (0 bytes)")
+    problem = incomplete_image(data)
+    if problem is not None:
+        raise FrameError(path, f"{kind} frame is {problem}")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise FrameError(path, f"{kind} frame does not decode (corrupt or not an image)")
+    return image
+
+
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+
+
+def incomplete_image(data: bytes) -> str | None:
+    """Why an encoded JPEG, PNG or BMP is cut short, or None when it looks whole.
+
+    A JPEG must end in its end-of-image marker and a PNG in its IEND chunk
+    (trailing zero bytes, which some copies pad with, are allowed); a BMP must
+    be as long as its header says. Other formats are left to the decoder.
+    """
+    if data.startswith(_JPEG_START):
+        if not data.rstrip(b"\0").endswith(_JPEG_END):
+            return f"truncated: the JPEG has no end-of-image marker ({len(data)} bytes)"
+    elif data.startswith(_PNG_START):
+        if not data.rstrip(b"\0").endswith(_PNG_END):
+            return f"truncated: the PNG has no IEND chunk ({len(data)} bytes)"
+    elif data.startswith(b"BM"):
+        declared = int.from_bytes(data[2:6], "little") if len(data) >= 6 else 6
+        if len(data) < declared:
+            return f"truncated: the BMP holds {len(data)} of its {declared} bytes"
+    return None
 
 
 @dataclass(frozen=True)
@@ -117,13 +175,14 @@ class ClipFrames:
 
     def has(self, number: int) -> bool:
         """Whether frame ``number`` exists in colour and depth (cheap: no full listing)."""
-        return (
-            find_frame(self.color_dir, number, COLOR_SUFFIXES) is not None
-            and find_frame(self.depth_dir, number, DEPTH_SUFFIXES) is not None
-        )
+        try:
+            return not self.missing(number)
+        except FrameError:  # there, but a link loop or unreadable
+            return False
 
     def missing(self, number: int) -> list[Path]:
-        """Paths expected for frame ``number`` that are absent."""
+        """Paths expected for frame ``number`` that are absent (FrameError: one is there but
+        cannot be examined)."""
         out = []
         if find_frame(self.color_dir, number, COLOR_SUFFIXES) is None:
             out.append(self.color_dir / f"{number}.jpg")
@@ -155,6 +214,12 @@ def _image_shape(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
+    except FileNotFoundError:
+        raise FrameError(path, "colour frame file does not exist") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the file system's error, not the image's
+            raise FrameError(path, f"cannot read the colour frame ({os_reason(exc)})") from None
+        raise FrameError(path, f"unreadable image ({exc})") from exc
     except Exception as exc:  # PIL raises several types for broken files
         raise FrameError(path, f"unreadable image ({exc})") from exc
     return height, width

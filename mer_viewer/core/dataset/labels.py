@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Literal
 
 Task = Literal["7", "4", "3", "objective"]
@@ -30,7 +31,7 @@ _TO_4 = {
 }
 _ROMAN = {r: r for r in OBJECTIVE_CLASSES} | {str(i + 1): r for i, r in enumerate(OBJECTIVE_CLASSES)}
 
-_AU_TOKEN = re.compile(r"^([LRTB]?)(\d+)([A-E]?)$")
+_AU_TOKEN = re.compile(r"^([LRTB]?)([0-9]{1,3})([A-E]?)$")  # FACS AU numbers are < 100
 
 
 def normalise_emotion(raw: object) -> str | None:
@@ -96,7 +97,7 @@ def parse_au(raw: object) -> tuple[str, ...]:
             token = token[:-2]
         match = _AU_TOKEN.match(token.replace("AU", ""))
         if not match:
-            raise ValueError(f"not an action unit: {token!r} in {raw!r}")
+            raise ValueError(f"not an action unit: {reprlib.repr(token)} in {reprlib.repr(raw)}")
         side, number, intensity = match.groups()
         out.append(f"{side}{int(number)}{intensity}")
     return tuple(out)

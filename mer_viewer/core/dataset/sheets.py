@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import math
+import numbers
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import AnnotationError, DatasetError
+import numpy as np
+
+from ..errors import AnnotationError, DatasetError, os_reason
 
 SheetKind = Literal["me", "mae", "c"]
 
@@ -75,10 +79,10 @@ def find_sheet(root: Path, kind: SheetKind = "me") -> Path | None:
     try:
         with os.scandir(root) as entries:
             for entry in entries:
-                if entry.is_dir() and not entry.name.startswith("."):
+                if not entry.name.startswith(".") and _is_dir(entry):
                     folders.append(Path(entry.path))
     except OSError as exc:
-        raise DatasetError(f"{root}: cannot list the dataset folder ({exc.strerror})") from exc
+        raise DatasetError(f"{root}: cannot list the dataset folder ({os_reason(exc)})") from exc
     for folder in folders:
         try:
             names = os.listdir(folder)
@@ -91,6 +95,13 @@ def find_sheet(root: Path, kind: SheetKind = "me") -> Path | None:
         return None
     # Shallowest folder first, then the highest name (``_v2`` after ``_v1``).
     return max(found, key=lambda p: (-len(p.relative_to(root).parts), p.name.lower()))
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link loop: one bad entry does not hide the sheet (the layout reports it)
+        return False
 
 
 @dataclass(frozen=True)
@@ -159,17 +170,62 @@ def _clean(value: object) -> object:
     return value
 
 
+#: The largest frame number accepted (a clip of 10⁷ frames is 3.8 days at 30 fps); larger
+#: values are typing errors (``1e300``), and as file names they would fail every command.
+MAX_FRAME = 10_000_000
+
+
 def frame_number(value: object, column: str) -> int:
-    """A sheet cell as a frame number (``12``, ``12.0``, ``'12'``); ValueError otherwise."""
+    """A sheet cell as a frame number 0..MAX_FRAME (``12``, ``12.0``, ``'12'``).
+
+    0 is returned as it is: onset or apex 0 is reported by the loader, offset 0
+    means unknown. Raises ValueError naming ``column`` and the (shortened) value
+    for anything else: text, fractions, NaN, infinities, negative or huge numbers,
+    booleans and dates.
+    """
     if value is None:
         raise ValueError(f"{column} is empty")
+    number = _whole_number(value)
+    if number is None:
+        raise ValueError(f"{column} {_shorten(value)} is not a frame number")
+    if not 0 <= number <= MAX_FRAME:
+        raise ValueError(f"{column} {_shorten(value)} is out of range (0 to {MAX_FRAME})")
+    return number
+
+
+def _whole_number(value: object) -> int | None:
+    """The integer a cell holds (``12``, ``12.0``, ``' 12 '``, ``'1e3'``), or None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None  # a TRUE/FALSE cell is not a frame number, although bool is an int
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or "_" in text:  # int() also takes '١٢' and '1_000'
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            pass  # '12.0', '1e3', or not a number at all: float() decides
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{column} {value!r} is not a frame number") from None
-    if not number.is_integer() or number < 0:
-        raise ValueError(f"{column} {value!r} is not a frame number")
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or not number.is_integer():
+        return None
     return int(number)
+
+
+def _shorten(value: object, limit: int = 24) -> str:
+    """``repr(value)``, cut to about ``limit`` characters for a one-line message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits has no repr
+        return f"<a {value.bit_length()}-bit integer>" if isinstance(value, int) else "<value>"
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[:limit - 1]}…{size}"
 
 
 def subject_name(value: object) -> str:
