@@ -312,6 +312,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def shutdown(self) -> None:
         """Stop playback and every job; wait briefly for worker threads to end."""
+        # An undo stack destroyed with commands on it emits cleanChanged from its destructor,
+        # into Python slots whose objects are going too ("QUndoStack already deleted"):
+        # the window is closing, its unsaved edits were saved or discarded by now.
+        self.session.undo.clear()
         self.views2d.shutdown()
         self.prefetch.shutdown()
         self.jobs.cancel_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pandas as pd
 
@@ -111,3 +112,31 @@ def test_exclude_and_export_merged(qtbot, demo_copy, tmp_path):
     assert row["exclude_reason"] == "hand over the mouth"
     assert _sheet_fingerprint(demo_copy) == before
     assert not (demo_copy / SIDECAR_NAME).exists()  # nothing saved yet
+
+
+def test_close_after_discard_is_quiet(qtbot, demo_copy, tmp_path, monkeypatch):
+    """Discarding unsaved edits on close, then the window going away, raises nothing
+    (it used to print "Internal C++ object (QUndoStack) already deleted")."""
+    import shiboken6
+    from PySide6 import QtCore, QtWidgets
+
+    from mer_viewer.qt.main_window import MainWindow
+
+    settings = QtCore.QSettings(str(tmp_path / "mer-viewer.ini"), QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings, restore=False)  # not qtbot's: this test deletes it itself
+    window.views2d.flow.method_box.setCurrentText("dis")
+    window.show()
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
+    window.annotation.frames["apex"].setValue(window.state.sample.apex + 1)
+    assert window.session.dirty
+    asked = []
+    discard = QtWidgets.QMessageBox.StandardButton.Discard
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *args, **kwargs: asked.append(args) or discard)
+    raised = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: raised.append(exc))
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: raised.append(info))
+    assert window.close() and asked
+    shiboken6.delete(window)  # as at the app's exit: the window and its children are destroyed
+    qtbot.wait(50)
+    assert raised == []
