@@ -7,6 +7,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .cloud_colors import COLOR_MODES, colormap_colors
 
+NO_MOTION = "black = no motion (r below the 0.3 mm noise floor)"
+#: modes whose colours paint motionless points black
+BLACK_STILL = ("motion", "r", "theta", "phi")
 # (channel, what the colour means, low end, high end)
 _CHANNELS = (
     ("R = r̂", "motion amplitude ‖ΔP‖", "0", "P99"),
@@ -45,9 +48,11 @@ class ColorLegend(QtWidgets.QWidget):
         if self.mode == "motion":
             p99 = f"{self.r_max_mm:.2f} mm" if self.r_max_mm else "P99(r)"
             lines = [f"{a}: {b} ({lo} … {hi.replace('P99', p99)})" for a, b, lo, hi in _CHANNELS]
-            return "\n".join(lines + ["black: no motion (r below the 0.3 mm noise floor)"])
+            return "\n".join(lines + [NO_MOTION])
         if self.mode == "rgb":
             return "onset frame colours of the face points"
+        if self.mode in BLACK_STILL:
+            return f"{COLOR_MODES[self.mode][0]}\n{NO_MOTION}"
         return COLOR_MODES[self.mode][0]
 
     def _rows(self) -> list[tuple[str, str, QtGui.QLinearGradient, str, str]]:
@@ -96,9 +101,9 @@ class ColorLegend(QtWidgets.QWidget):
             p.drawText(QtCore.QRectF(x + bar_w + 4, y, self.width(), h),
                        QtCore.Qt.AlignmentFlag.AlignVCenter, f"{hi}   {what}")
             y += h
-        if self.mode == "motion":
+        if self.mode in BLACK_STILL:
             p.drawText(QtCore.QRectF(4, y, self.width(), h), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       "black = no motion (r below the 0.3 mm noise floor)")
+                       NO_MOTION)
             y += h
         self.setMinimumHeight(int(y + 2))
         p.end()
