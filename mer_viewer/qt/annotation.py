@@ -12,8 +12,10 @@ from ..core.dataset import Sample, Skipped
 from ..core.dataset.edits import SampleEdit
 from ..core.dataset.labels import EMOTIONS_7, OBJECTIVE_CLASSES, normalise_emotion, normalise_objective
 from ..core.dataset.sheets import frame_number
+from ..core.errors import MerError
 from .session import DatasetSession
 from .state import ViewerState
+from .workers import describe_error
 
 FRAME_FIELDS = ("onset", "apex", "offset")
 
@@ -220,8 +222,8 @@ class AnnotationPanel(QtWidgets.QWidget):
         self._flush_notes()
         try:
             self.session.save()
-        except OSError as exc:
-            self.session.message.emit(f"could not save the annotations: {exc}")
+        except (OSError, MerError) as exc:
+            self.session.error.emit(f"could not save the annotations: {describe_error(exc)}")
         self._update_status()
 
     def _ask_export(self) -> None:

@@ -15,7 +15,7 @@ from .cloud_view import CameraLink, CloudView
 from .legend import ColorLegend
 from .memo import Memo
 from .state import ViewerState
-from .workers import JobRunner
+from .workers import JobRunner, describe_error
 
 SIDES = ("left", "right")
 #: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
@@ -44,7 +44,8 @@ class CloudPanel(QtWidgets.QWidget):
     """Shows the state's cloud in two linked viewports, each with its own sampling."""
 
     JOB = "sampling"
-    message = QtCore.Signal(str)
+    message = QtCore.Signal(str)  # information (fades)
+    error = QtCore.Signal(str)    # a failure (stays until dismissed)
 
     def __init__(self, state: ViewerState, jobs: JobRunner,
                  parent: QtWidgets.QWidget | None = None):
@@ -269,4 +270,4 @@ class CloudPanel(QtWidgets.QWidget):
                 self.export(what, Path(name))
                 self.message.emit(f"exported {name}")
             except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-                self.message.emit(f"export failed: {exc}")
+                self.error.emit(f"{name}: export failed: {describe_error(exc)}")
