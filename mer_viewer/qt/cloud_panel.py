@@ -12,12 +12,14 @@ from ..core.progress import Progress
 from .cloud_colors import dimmed, display_points, point_colors
 from .cloud_controls import CloudControls
 from .cloud_view import CameraLink, CloudView
+from .elided import ElidedLabel
 from .legend import ColorLegend
 from .memo import Memo
 from .state import ViewerState
 from .workers import JobRunner, describe_error
 
 SIDES = ("left", "right")
+PICK_HINT = "hover or click a point; click a pixel in the 2D views"
 #: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
 SLOW_SAMPLINGS = ("fps",)
 
@@ -37,7 +39,7 @@ def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
     how = {"sort": f"top-{params.points} by {params.rank}",
            "random": f"{params.points} uniformly at random", "fps": f"{params.points} by FPS"}
     pad = f", {cloud.padded} repeated" if cloud.padded else ""
-    return f"<b>{params.method}</b>: {how[params.method]} of {len(cloud):,} face points{pad}"
+    return f"{params.method}: {how[params.method]} of {len(cloud):,} face points{pad}"
 
 
 class CloudPanel(QtWidgets.QWidget):
@@ -53,10 +55,10 @@ class CloudPanel(QtWidgets.QWidget):
         self.state, self.jobs = state, jobs
         self.controls = CloudControls()
         self.views = {side: CloudView(side) for side in SIDES}
-        self.titles = {side: QtWidgets.QLabel(" ") for side in SIDES}
+        self.titles = {side: ElidedLabel(" ", lines=2) for side in SIDES}
         self.link = CameraLink(list(self.views.values()), self)
         self.legend = ColorLegend()
-        self.info = QtWidgets.QLabel("hover or click a point; click a pixel in the 2D views")
+        self.info = ElidedLabel(PICK_HINT, lines=2)
         self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sampled: dict[str, MotionCloud] = {}
         self.saliency: np.ndarray | None = None
@@ -70,7 +72,6 @@ class CloudPanel(QtWidgets.QWidget):
         for side in SIDES:
             col = QtWidgets.QVBoxLayout()
             col.setSpacing(1)
-            self.titles[side].setWordWrap(True)
             col.addWidget(self.titles[side])
             col.addWidget(self.views[side], 1)
             pair.addLayout(col, 1)
@@ -216,7 +217,7 @@ class CloudPanel(QtWidgets.QWidget):
         for view in self.views.values():
             view.set_marker(picked.index if picked is not None else None)
         if picked is None:
-            self.info.setText("hover or click a point; click a pixel in the 2D views")
+            self.info.setText(PICK_HINT)
             return
         member = []
         for side in SIDES:

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.face import Box
+from .elided import ElidedLabel
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -33,7 +34,7 @@ class ImagePanel(QtWidgets.QWidget):
         self.header.setContentsMargins(4, 0, 4, 0)
         self.header.addWidget(self.title)
         self.header.addStretch(1)
-        self.readout = QtWidgets.QLabel(" ")
+        self.readout = ElidedLabel(" ")
         self.readout.setStyleSheet("color: palette(mid);")
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground((25, 25, 25))

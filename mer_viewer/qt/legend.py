@@ -34,7 +34,9 @@ class ColorLegend(QtWidgets.QWidget):
         super().__init__(parent)
         self.mode = "motion"
         self.r_max_mm: float | None = None
-        self.setMinimumHeight(64)
+        # the height of the tallest legend (motion: three channels and black), whatever the
+        # mode: switching modes must not move the 3D views
+        self.setFixedHeight(4 * self._row_height() + 4)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Fixed)
 
@@ -88,7 +90,7 @@ class ColorLegend(QtWidgets.QWidget):
             p.drawText(self.rect().adjusted(4, 0, -4, 0),
                        QtCore.Qt.AlignmentFlag.AlignVCenter, self.text())
             return
-        h = max(14, fm.height() + 2)
+        h = self._row_height()
         y = 2
         name_w = max(fm.horizontalAdvance(r[0]) for r in rows) + 8
         bar_w = max(60, int(self.width() * 0.35))
@@ -104,6 +106,7 @@ class ColorLegend(QtWidgets.QWidget):
         if self.mode in BLACK_STILL:
             p.drawText(QtCore.QRectF(4, y, self.width(), h), QtCore.Qt.AlignmentFlag.AlignVCenter,
                        NO_MOTION)
-            y += h
-        self.setMinimumHeight(int(y + 2))
         p.end()
+
+    def _row_height(self) -> int:
+        return max(14, self.fontMetrics().height() + 2)
