@@ -65,6 +65,7 @@ class CloudPanel(QtWidgets.QWidget):
         self._saliency_id = ""
         self._points_mm: np.ndarray | None = None
         self._reset_next = True
+        self._hovered: int | None = None  # the point under the mouse (the pick stays)
         self._recent = Memo()  # (sample id, samplings) -> sampling_job's result, recent clips
 
         pair = QtWidgets.QHBoxLayout()
@@ -96,6 +97,7 @@ class CloudPanel(QtWidgets.QWidget):
         for view in self.views.values():
             view.pointHovered.connect(self._on_hover)
             view.pointClicked.connect(self._on_click)
+            view.installEventFilter(self)  # the mouse leaving a view ends its hover
         state.cloudChanged.connect(self._on_cloud)
         state.pickChanged.connect(self._on_pick)
         state.sampleChanged.connect(lambda _s: self._new_clip())
@@ -122,6 +124,7 @@ class CloudPanel(QtWidgets.QWidget):
             self.titles[side].setText(" ")
 
     def _on_cloud(self, cloud: MotionCloud | None) -> None:
+        self._hovered = None  # an index into the previous cloud
         if cloud is None:
             self.jobs.cancel(self.JOB)
             return
@@ -207,26 +210,44 @@ class CloudPanel(QtWidgets.QWidget):
 
     # --- picking -------------------------------------------------------------------------------------
     def _on_hover(self, index: int) -> None:
-        if index >= 0:
-            self.state.pick_point(index)
+        """The point under the mouse is described while it is there; the pick stays."""
+        hovered = index if index >= 0 else None
+        if hovered != self._hovered:
+            self._hovered = hovered
+            self._show_info()
 
     def _on_click(self, index: int) -> None:
+        """A click picks (and pins) a point; a click on empty space clears the pick."""
         self.state.pick_point(index if index >= 0 else None)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
+        if event.type() == QtCore.QEvent.Type.Leave and watched in self.views.values():
+            self._on_hover(-1)
+        return False
 
     def _on_pick(self, picked) -> None:
         for view in self.views.values():
             view.set_marker(picked.index if picked is not None else None)
-        if picked is None:
+        self._show_info()
+
+    def _show_info(self) -> None:
+        hovered = self.state.point(self._hovered)
+        picked = self.state.picked
+        if hovered is not None and hovered != picked:
+            self.info.setText("under the mouse: " + self._describe(hovered))
+        elif picked is not None:
+            self.info.setText("picked: " + self._describe(picked))
+        else:
             self.info.setText(PICK_HINT)
-            return
+
+    def _describe(self, point) -> str:
         member = []
         for side in SIDES:
             s = self.sampled.get(side)
             if s is not None:
-                mark = "✓" if picked.index in set(s.sampled.tolist()) else "✗"
+                mark = "✓" if point.index in set(s.sampled.tolist()) else "✗"
                 member.append(f"{s.sampling.method} {mark}")
-        self.info.setText(picked.describe() + ("   sampled: " + ", ".join(member)
-                                               if member else ""))
+        return point.describe() + ("   sampled: " + ", ".join(member) if member else "")
 
     # --- files ---------------------------------------------------------------------------------------
     def save_screenshot(self, path: Path) -> None:
