@@ -80,3 +80,14 @@ def gl_unavailable_reason() -> str | None:
         return "the OpenGL context cannot be made current"
     context.doneCurrent()
     return None
+
+
+def damage_frames(sample, colour: tuple[int, ...] = (), depth: tuple[int, ...] = ()) -> None:
+    """Make frames of ``sample`` (in a private copy of a corpus) unreadable: each colour
+    JPEG replaced by garbage, each depth PNG cut to half its length."""
+    for number in colour:
+        sample.frames.color_path(number).write_bytes(b"not a JPEG at all " * 64)
+    for number in depth:
+        path = sample.frames.depth_path(number)
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])

@@ -14,6 +14,7 @@ from .cloud_controls import CloudControls
 from .cloud_view import CameraLink, CloudView
 from .elided import ElidedLabel
 from .legend import ColorLegend
+from .loader import CloudLoader
 from .memo import Memo
 from .state import ViewerState
 from .workers import JobRunner, describe_error
@@ -66,6 +67,7 @@ class CloudPanel(QtWidgets.QWidget):
         self._points_mm: np.ndarray | None = None
         self._reset_next = True
         self._hovered: int | None = None  # the point under the mouse (the pick stays)
+        self.failed = ""  # why the current clip has no cloud to show (its job failed)
         self._recent = Memo()  # (sample id, samplings) -> sampling_job's result, recent clips
 
         pair = QtWidgets.QHBoxLayout()
@@ -102,6 +104,8 @@ class CloudPanel(QtWidgets.QWidget):
         state.pickChanged.connect(self._on_pick)
         state.sampleChanged.connect(lambda _s: self._new_clip())
         jobs.partial.connect(self._on_job_result)
+        jobs.started.connect(lambda name, _label: self._on_job_started(name))
+        jobs.failed.connect(self._on_job_failed)
 
     # --- readiness -----------------------------------------------------------------------------
     @property
@@ -119,9 +123,23 @@ class CloudPanel(QtWidgets.QWidget):
         self._reset_next = True
         self.sampled = {}  # a new dict: the old one may be in the memo
         self._points_mm = None
+        self.failed = ""
         for side in SIDES:
             self.views[side].clear_cloud()
             self.titles[side].setText(" ")
+        self.legend.set_mode(self.controls.color_mode, None)  # not the last clip's P99
+
+    def _on_job_started(self, name: str) -> None:
+        if name in (self.JOB, CloudLoader.JOB):
+            self.failed = ""
+
+    def _on_job_failed(self, name: str, message: str) -> None:
+        """No cloud will come for this clip: the views say so (the message bar says why)."""
+        if name not in (self.JOB, CloudLoader.JOB) or self.state.sample is None:
+            return
+        self.failed = message
+        for side in SIDES:
+            self.titles[side].setText(f"no cloud: {message}")
 
     def _on_cloud(self, cloud: MotionCloud | None) -> None:
         self._hovered = None  # an index into the previous cloud

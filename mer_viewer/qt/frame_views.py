@@ -24,11 +24,16 @@ class RgbView(ImagePanel):
 
     def set_frame(self, rgb: np.ndarray | None) -> None:
         self._rgb = rgb
+        self.show_notice(None)
         if rgb is None:
             self.image.clear()
             return
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.set_frame_shape(rgb.shape[:2])
+
+    def clear(self) -> None:
+        super().clear()
+        self._rgb = None
 
     def describe(self, u: int, v: int) -> str:
         text = super().describe(u, v)
@@ -84,6 +89,7 @@ class DepthView(ImagePanel):
 
     def set_frame(self, depth_mm: np.ndarray | None) -> None:
         self._depth = depth_mm
+        self.show_notice(None)
         if depth_mm is None:
             self.image.clear()
             self.invalid.clear()

@@ -54,6 +54,12 @@ class ImagePanel(QtWidgets.QWidget):
         self.marker_item = pg.ScatterPlotItem(size=18, pen=MARKER_PEN, brush=None, symbol="o")
         self.marker_item.setZValue(30)
         self.view.addItem(self.marker_item)
+        # what stands in for a frame that cannot be read (the image is cleared)
+        self.notice = pg.TextItem(color=(255, 200, 200), fill=(60, 20, 20, 220),
+                                  anchor=(0.5, 0.5))
+        self.notice.setZValue(40)
+        self.notice.setVisible(False)
+        self.view.addItem(self.notice)
         self._frame_shape: tuple[int, int] | None = None
         self._press_pos: QtCore.QPointF | None = None
 
@@ -111,10 +117,30 @@ class ImagePanel(QtWidgets.QWidget):
         self.landmark_item.setVisible(landmarks)
 
     def clear(self) -> None:
+        """Nothing of the previous clip: image, overlays, notice, readout."""
         self.image.clear()
         self.set_box(None)
         self.set_landmarks(None)
         self.set_marker(None)
+        self.show_notice(None)
+        self.readout.setText(" ")
+
+    def show_notice(self, text: str | None) -> None:
+        """A short text in the middle of the panel (None hides it)."""
+        if text is None:
+            self.notice.setVisible(False)
+            return
+        self.notice.setText(text)
+        self.notice.setPos(self.view.viewRect().center())
+        self.notice.setVisible(True)
+
+    @property
+    def notice_text(self) -> str:
+        return self.notice.textItem.toPlainText() if self.notice.isVisible() else ""
+
+    @property
+    def has_image(self) -> bool:
+        return self.image.image is not None
 
     def describe(self, u: int, v: int) -> str:
         """Text shown under the image for full-frame pixel (u, v); subclasses add values."""

@@ -173,7 +173,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cloud_panel.message.connect(self.messages.info)
         self.cloud_panel.error.connect(self.messages.error)
         self.jobs.failed.connect(lambda _name, text: self.messages.error(text))
-        self.views2d.loader.frameFailed.connect(self.messages.error)
+        self.views2d.loader.frameFailed.connect(lambda _id, _n, text: self.messages.error(text))
         self._connect_paint_hold()
 
     def _connect_paint_hold(self) -> None:

@@ -13,6 +13,8 @@ from ..core.pipeline import MotionCloud
 from .image_view import ImagePanel, qimage_from_rgb
 
 HEAT_MAP = "inferno"
+FLOW_TITLE = "<b>Optical flow</b>"
+HEAT_LEVELS = (0.0, 1.0)  # r (mm) of the colour bar before any cloud
 
 
 class FlowView(ImagePanel):
@@ -20,6 +22,7 @@ class FlowView(ImagePanel):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__("Optical flow", parent)
+        self.title.setText(FLOW_TITLE)
         self.method_box = QtWidgets.QComboBox()
         self.method_box.addItems(FLOW_METHODS)
         self.method_box.setToolTip("optical flow method (on the aligned onset/apex crops)")
@@ -41,14 +44,27 @@ class FlowView(ImagePanel):
         """Show ``flow`` (its colour coding, computed once with it) on the face ``box``."""
         self._flow = flow.flow if flow is not None else None
         self._box = box
+        self.title.setToolTip("")
         if flow is None or box is None:
             self.image.clear()
-            self.title.setText("<b>Optical flow</b>")
+            self.title.setText(FLOW_TITLE)
             return
         self.image.setImage(flow.rgb, autoLevels=False, levels=(0, 255))
         self.image.setRect(box.x0, box.y0, box.width, box.height)
         self.set_frame_shape(frame_shape)
         self.title.setText(f"<b>Optical flow</b> ({flow.method}, max {flow.max_px:.2f} px)")
+
+    def show_failure(self, message: str) -> None:
+        """The flow could not be computed: say so in the title (the image stays empty)."""
+        self.set_flow(None, None)
+        self.title.setText(f"{FLOW_TITLE} (failed)")
+        self.title.setToolTip(message)
+
+    def clear(self) -> None:
+        super().clear()
+        self._flow = self._box = None
+        self.title.setText(FLOW_TITLE)
+        self.title.setToolTip("")
 
     def describe(self, u: int, v: int) -> str:
         text = super().describe(u, v)
@@ -76,7 +92,7 @@ class HeatmapView(ImagePanel):
         self.heat.setZValue(5)
         self.heat.setOpacity(0.75)
         self.view.addItem(self.heat)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(HEAT_MAP),
+        self.bar = pg.ColorBarItem(values=HEAT_LEVELS, colorMap=pg.colormap.get(HEAT_MAP),
                                    label="r (mm)", width=14, interactive=True)
         self.bar.setImageItem(self.heat)
         self.layout_widget.addItem(self.bar, row=0, col=1)
@@ -92,6 +108,7 @@ class HeatmapView(ImagePanel):
         self._box: Box | None = None
 
     def set_frame(self, rgb: np.ndarray | None) -> None:
+        self.show_notice(None)
         if rgb is None:
             self.image.clear()
             return
@@ -103,6 +120,7 @@ class HeatmapView(ImagePanel):
         if cloud is None:
             self._map = self._box = None
             self.heat.clear()
+            self.bar.setLevels(HEAT_LEVELS)  # not the previous clip's r scale
             return
         self._map, self._box = motion_map_mm(cloud), cloud.box
         top = float(cloud.provenance.get("r_reference_m") or 0) * 1e3

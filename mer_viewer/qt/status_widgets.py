@@ -46,11 +46,21 @@ class _MessageLine(QtWidgets.QFrame):
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("dismiss (View → Message log keeps every message)")
         self.close_button.clicked.connect(self.hide)
+        self.earlier = QtWidgets.QLabel()  # how many messages this one covers up
+        self.covered = 0
+        self.earlier.setToolTip("View → Message log lists every message")
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(8, 2, 3, 2)
         lay.addWidget(self.label, 1)
+        lay.addWidget(self.earlier)
         lay.addWidget(self.close_button)
         self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.covered = self.covered + 1 if not self.isHidden() else 0
+        self.earlier.setText(f"+{self.covered} earlier" if self.covered else "")
+        self.label.setText(text)
+        self.show()
 
 
 class MessageBar(QtWidgets.QWidget):
@@ -76,9 +86,7 @@ class MessageBar(QtWidgets.QWidget):
         kind = "error" if kind == "error" else "info"
         entry = Message(datetime.now(), kind, message)
         self.log.append(entry)
-        line = self.lines[kind]
-        line.label.setText(message)
-        line.show()
+        self.lines[kind].show_text(message)
         if kind == "info":
             self._timer.start(int(1000 * (INFO_SECONDS if seconds is None else seconds)))
         self.posted.emit(entry)

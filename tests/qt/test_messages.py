@@ -37,6 +37,7 @@ def test_failures_stay_red_and_the_log_keeps_every_message(qtbot, demo_copy, tmp
                         staticmethod(lambda *args, **kwargs: (target, "")))
     window.cloud_panel._ask_export("left")
     assert "export failed" in bar.shown("error") and target in bar.shown("error")
+    assert bar.lines["error"].earlier.text() == "+1 earlier"  # the first is not lost from view
 
     # information shown after the error fades; the error stays (red) until dismissed
     bar.info("a passing remark")
@@ -50,6 +51,7 @@ def test_failures_stay_red_and_the_log_keeps_every_message(qtbot, demo_copy, tmp
     # the merged-annotation export into that path fails in its job: red as well
     window.session.export(blocker / "merged.csv")
     qtbot.waitUntil(lambda: "merged.csv" in bar.shown("error"), timeout=10_000)
+    assert bar.lines["error"].earlier.text() == ""
 
     log = window.show_message_log()
     qtbot.addWidget(log)
