@@ -139,7 +139,7 @@ class CloudPanel(QtWidgets.QWidget):
             return
         self.failed = message
         for side in SIDES:
-            self.titles[side].setText(f"no cloud: {message}")
+            self.titles[side].setText(f"no cloud shown: {message}")
 
     def _on_cloud(self, cloud: MotionCloud | None) -> None:
         self._hovered = None  # an index into the previous cloud

@@ -34,6 +34,7 @@ class _MessageLine(QtWidgets.QFrame):
 
     def __init__(self, kind: str, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self.kind = kind
         self.setObjectName(f"message_{kind}")
         back, text, border = STYLES[kind]
         me = f"QFrame#message_{kind}"
@@ -57,7 +58,8 @@ class _MessageLine(QtWidgets.QFrame):
         self.hide()
 
     def show_text(self, text: str) -> None:
-        self.covered = self.covered + 1 if not self.isHidden() else 0
+        if self.kind == "error":  # information fades anyway: nothing to count
+            self.covered = self.covered + 1 if not self.isHidden() else 0
         self.earlier.setText(f"+{self.covered} earlier" if self.covered else "")
         self.label.setText(text)
         self.show()
