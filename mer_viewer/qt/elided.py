@@ -26,6 +26,10 @@ class ElidedLabel(QElidingLabel):
         self._fix_height()
         self.setText(text)
 
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802
+        """The same whatever the text: a layout gives it room by stretch, not by its text."""
+        return QtCore.QSize(self.minimumSizeHint().width(), self.height())
+
     def _fix_height(self) -> None:
         margins = self.contentsMargins()
         self.setFixedHeight(self.lines * self.fontMetrics().lineSpacing() + margins.top()

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from ..core.face import Box
-from .image_view import ImagePanel
+from .image_view import ImagePanel, fix_bar_width
 
 INVALID_RGBA = (255, 0, 255, 255)
 #: Colour table of the invalid-depth mask (0 = valid: transparent, 1 = invalid).
@@ -71,6 +71,7 @@ class DepthView(ImagePanel):
         self.bar = pg.ColorBarItem(values=(500, 800), colorMap=pg.colormap.get(DEPTH_MAPS[0]),
                                    label="depth (mm)", width=14, interactive=True)
         self.bar.setImageItem(self.image)
+        fix_bar_width(self.bar, "00000")
         self.layout_widget.addItem(self.bar, row=0, col=1)
         self.cmap_box.currentTextChanged.connect(
             lambda name: self.bar.setColorMap(pg.colormap.get(name)))

@@ -33,7 +33,9 @@ class ImagePanel(QtWidgets.QWidget):
         self.header = QtWidgets.QHBoxLayout()
         self.header.setContentsMargins(4, 0, 4, 0)
         self.header.addWidget(self.title)
-        self.header.addStretch(1)
+        # what is shown, beside the title: takes the free room, elided, never resizes the panel
+        self.detail = ElidedLabel()
+        self.header.addWidget(self.detail, 1)
         self.readout = ElidedLabel(" ")
         self.readout.setStyleSheet("color: palette(mid);")
         self.layout_widget = pg.GraphicsLayoutWidget()
@@ -188,6 +190,14 @@ class BoxItem(QtWidgets.QGraphicsRectItem):
     def paint(self, painter, option, widget=None) -> None:
         if not self.rect().isEmpty():
             super().paint(painter, option, widget)
+
+
+def fix_bar_width(bar: pg.ColorBarItem, widest: str) -> None:
+    """Reserve room for tick labels as wide as ``widest`` on a colour bar's axis: left to
+    itself the axis resizes to its labels while painting, and new levels (a new clip)
+    moved every linked panel and painted them all a second time."""
+    width = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance(widest)
+    bar.axis.setStyle(autoExpandTextSpace=False, tickTextWidth=width)
 
 
 def _ignore(*_args) -> None:
