@@ -91,4 +91,3 @@ def gl_unavailable_reason() -> str | None:
         return "the OpenGL context cannot be made current"
     context.doneCurrent()
     return None
-
