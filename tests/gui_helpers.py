@@ -68,6 +68,17 @@ def clip_spec(root: Path, index: int = 0) -> str:
     return f"{sample.subject}/{sample.clip}_{sample.onset}"
 
 
+def damage_frames(sample, colour: tuple[int, ...] = (), depth: tuple[int, ...] = ()) -> None:
+    """Make frames of ``sample`` (in a private copy of a corpus) unreadable: each colour
+    JPEG replaced by garbage, each depth PNG cut to half its length."""
+    for number in colour:
+        sample.frames.color_path(number).write_bytes(b"not a JPEG at all " * 64)
+    for number in depth:
+        path = sample.frames.depth_path(number)
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+
+
 def gl_unavailable_reason() -> str | None:
     """Why real OpenGL rendering is impossible in this process, or None when it works."""
     if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):

@@ -9,13 +9,19 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import QFlowLayout
 
 from ..core.dataset import Sample, Skipped
+from ..core.dataset.casme3 import frame_order_problems
 from ..core.dataset.edits import SampleEdit
 from ..core.dataset.labels import EMOTIONS_7, OBJECTIVE_CLASSES, normalise_emotion, normalise_objective
+from ..core.dataset.layout import Layout
 from ..core.dataset.sheets import frame_number
+from ..core.errors import MerError
 from .session import DatasetSession
 from .state import ViewerState
+from .workers import describe_error
 
 FRAME_FIELDS = ("onset", "apex", "offset")
+#: Frame range of a row whose clip has no frame folder (nothing to bound it by).
+NO_FRAMES_MAX = 99_999
 
 
 def _frame(value) -> int:
@@ -48,9 +54,10 @@ class AnnotationPanel(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout()
         form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         for name in FRAME_FIELDS:
-            spin = QtWidgets.QSpinBox(minimum=0, maximum=10_000_000)
+            spin = QtWidgets.QSpinBox(minimum=0, maximum=NO_FRAMES_MAX)
             spin.setKeyboardTracking(False)
-            spin.setToolTip("0 = unknown" if name == "offset" else "")
+            if name == "offset":
+                spin.setSpecialValueText("0 (unknown)")  # shown for 0, the minimum
             button = QtWidgets.QToolButton(text="◉ scrubber")
             button.setToolTip(f"set the {name} to the frame shown by the scrubber")
             row = QtWidgets.QHBoxLayout()
@@ -118,6 +125,7 @@ class AnnotationPanel(QtWidgets.QWidget):
         session.undo.cleanChanged.connect(self._update_status)
         session.saved.connect(lambda path: self._update_status())
         self._loading = False
+        self._layout: Layout | None = None  # frame folders of skipped rows, per dataset
         self.show_row(None)
 
     # --- showing -----------------------------------------------------------------------------
@@ -138,8 +146,11 @@ class AnnotationPanel(QtWidgets.QWidget):
         try:
             values = self.session.effective_values(self.key) if self.key else {}
             edit = self.session.edit_of(self.key) if self.key else None
+            numbers = self._clip_frames()
             for name in FRAME_FIELDS:
-                self.frames[name].setValue(_frame(values.get(name)))
+                value = _frame(values.get(name))
+                self._bound(name, numbers, value)
+                self.frames[name].setValue(value)
             emotion = normalise_emotion(values.get("emotion")) or ""
             self.emotion.setCurrentText(emotion)
             self.objective.setCurrentText(normalise_objective(values.get("objective")) or "")
@@ -156,6 +167,32 @@ class AnnotationPanel(QtWidgets.QWidget):
         finally:
             self._loading = False
         self._update_status()
+
+    def _clip_frames(self) -> list[int]:
+        """Frame numbers of the selected row's clip folder (none when it has no folder)."""
+        row = self.state.row
+        if isinstance(row, Sample):
+            return row.frames.numbers
+        dataset = self.state.dataset
+        if not isinstance(row, Skipped) or row.onset is None or dataset is None:
+            return []
+        if self._layout is None or self._layout.root != dataset.root:
+            self._layout = Layout.scan(dataset.root)  # once per dataset: skipped rows only
+        frames = self._layout.frames_for(row.subject, row.clip, row.onset)
+        return frames.numbers if frames is not None else []
+
+    def _bound(self, name: str, numbers: list[int], value: int) -> None:
+        """Onset and apex within the clip's frames, the offset too or 0 (unknown); a value
+        already outside them (a sheet's anomaly) stays representable, never clamped."""
+        spin = self.frames[name]
+        if not numbers:
+            spin.setRange(0, max(NO_FRAMES_MAX, value))
+        elif name == "offset":
+            spin.setRange(0, max(numbers[-1], value))
+        else:
+            spin.setRange(min(numbers[0], value), max(numbers[-1], value))
+        spin.setToolTip(f"frames {numbers[0]}–{numbers[-1]} of this clip" if numbers
+                        else "no frame folder found for this clip")
 
     def _on_edit_changed(self, key: str) -> None:
         if key == self.key:
@@ -180,6 +217,9 @@ class AnnotationPanel(QtWidgets.QWidget):
         sheet = self.session.sheet_values(key)
         current = self.session.edit_of(key) or SampleEdit()
         (name, value), = change.items()
+        if name in FRAME_FIELDS and not self._confirm_order(key, name, value):
+            self._load_values()  # "No": the previous value again
+            return
         original = {
             "onset": _frame(sheet.get("onset")), "apex": _frame(sheet.get("apex")),
             "offset": _frame(sheet.get("offset")),
@@ -195,6 +235,29 @@ class AnnotationPanel(QtWidgets.QWidget):
         if name == "exclude" and value and not (after.exclude_reason or self.reason.text()):
             after = replace(after, exclude_reason="excluded by the user")
         self.session.set_edit(key, after, f"{name} of {key}")
+
+    def _confirm_order(self, key: str, name: str, value: int) -> bool:
+        """Ask before a frame edit makes a loaded sample a skipped row (apex outside
+        onset..offset, onset after apex, ...)."""
+        if not isinstance(self.state.row, Sample) or self.state.row.key != key:
+            return True  # a skipped row stays skipped or becomes a sample: nothing lost
+        values = {n: _frame(v) for n, v in self.session.effective_values(key).items()
+                  if n in FRAME_FIELDS}
+        values[name] = value
+        problems = frame_order_problems(values["onset"], values["apex"], values["offset"])
+        numbers = set(self.state.row.frames.numbers)
+        problems += [f"the clip has no frame {values[n]}" for n in ("onset", "apex")
+                     if values[n] > 0 and values[n] not in numbers]
+        if not problems:
+            return True
+        answer = QtWidgets.QMessageBox.question(
+            self, "Skip this sample?",
+            f"With {name} {value} this row cannot be a sample ({'; '.join(problems)}): it is "
+            "skipped, neither shown nor used for training, until its frames are corrected.\n\n"
+            f"Set the {name} to {value}?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def exclude_by_list(self) -> bool:
         """Whether the root's exclusion list (not the user's edit) leaves this row out."""
@@ -220,8 +283,8 @@ class AnnotationPanel(QtWidgets.QWidget):
         self._flush_notes()
         try:
             self.session.save()
-        except OSError as exc:
-            self.session.message.emit(f"could not save the annotations: {exc}")
+        except (OSError, MerError) as exc:
+            self.session.error.emit(f"could not save the annotations: {describe_error(exc)}")
         self._update_status()
 
     def _ask_export(self) -> None:

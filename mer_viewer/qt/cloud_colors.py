@@ -32,7 +32,9 @@ def point_colors(cloud, mode: str, saliency: np.ndarray | None = None) -> np.nda
     if mode == "rgb":
         return np.asarray(cloud.rgb, dtype=np.float32) / 255.0
     if mode in CHANNEL:
-        return colormap_colors(cloud.colors[:, CHANNEL[mode]], COLOR_MODES[mode][1])
+        colors = colormap_colors(cloud.colors[:, CHANNEL[mode]], COLOR_MODES[mode][1])
+        colors[motionless(cloud.colors)] = 0.0  # θ̂ = 0 is θ = −180°, not "no motion"
+        return colors
     if mode == "saliency":
         if saliency is None or len(saliency) != len(cloud):
             return np.full((len(cloud), 3), 0.35, dtype=np.float32)
@@ -40,6 +42,14 @@ def point_colors(cloud, mode: str, saliency: np.ndarray | None = None) -> np.nda
         top = np.percentile(s, 99) if s.size else 1.0
         return colormap_colors(np.clip(s / top, 0, 1) if top > 0 else s * 0, "inferno")
     raise ValueError(f"unknown colour mode {mode!r}")
+
+
+def motionless(colors: np.ndarray) -> np.ndarray:
+    """(K, 3) (r̂, θ̂, φ̂) -> (K,) bool: points with r below the noise floor, which the
+    motion cloud marks with θ̂ = φ̂ = 0 (SPEC §1 step 7; a moving point does not have both:
+    φ̂ = 0 means motion straight along z, where θ = atan2(0, 0) = 0, θ̂ = 0.5)."""
+    colors = np.asarray(colors)
+    return (colors[:, 1] == 0) & (colors[:, 2] == 0)
 
 
 def dimmed(colors: np.ndarray, amount: float = 0.7) -> np.ndarray:

@@ -12,12 +12,15 @@ from ..core.progress import Progress
 from .cloud_colors import dimmed, display_points, point_colors
 from .cloud_controls import CloudControls
 from .cloud_view import CameraLink, CloudView
+from .elided import ElidedLabel
 from .legend import ColorLegend
+from .loader import CloudLoader
 from .memo import Memo
 from .state import ViewerState
-from .workers import JobRunner
+from .workers import JobRunner, describe_error
 
 SIDES = ("left", "right")
+PICK_HINT = "hover or click a point; click a pixel in the 2D views"
 #: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
 SLOW_SAMPLINGS = ("fps",)
 
@@ -37,14 +40,15 @@ def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
     how = {"sort": f"top-{params.points} by {params.rank}",
            "random": f"{params.points} uniformly at random", "fps": f"{params.points} by FPS"}
     pad = f", {cloud.padded} repeated" if cloud.padded else ""
-    return f"<b>{params.method}</b>: {how[params.method]} of {len(cloud):,} face points{pad}"
+    return f"{params.method}: {how[params.method]} of {len(cloud):,} face points{pad}"
 
 
 class CloudPanel(QtWidgets.QWidget):
     """Shows the state's cloud in two linked viewports, each with its own sampling."""
 
     JOB = "sampling"
-    message = QtCore.Signal(str)
+    message = QtCore.Signal(str)  # information (fades)
+    error = QtCore.Signal(str)    # a failure (stays until dismissed)
 
     def __init__(self, state: ViewerState, jobs: JobRunner,
                  parent: QtWidgets.QWidget | None = None):
@@ -52,16 +56,18 @@ class CloudPanel(QtWidgets.QWidget):
         self.state, self.jobs = state, jobs
         self.controls = CloudControls()
         self.views = {side: CloudView(side) for side in SIDES}
-        self.titles = {side: QtWidgets.QLabel(" ") for side in SIDES}
+        self.titles = {side: ElidedLabel(" ", lines=2) for side in SIDES}
         self.link = CameraLink(list(self.views.values()), self)
         self.legend = ColorLegend()
-        self.info = QtWidgets.QLabel("hover or click a point; click a pixel in the 2D views")
+        self.info = ElidedLabel(PICK_HINT, lines=2)
         self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sampled: dict[str, MotionCloud] = {}
         self.saliency: np.ndarray | None = None
         self._saliency_id = ""
         self._points_mm: np.ndarray | None = None
         self._reset_next = True
+        self._hovered: int | None = None  # the point under the mouse (the pick stays)
+        self.failed = ""  # why the current clip has no cloud to show (its job failed)
         self._recent = Memo()  # (sample id, samplings) -> sampling_job's result, recent clips
 
         pair = QtWidgets.QHBoxLayout()
@@ -69,7 +75,6 @@ class CloudPanel(QtWidgets.QWidget):
         for side in SIDES:
             col = QtWidgets.QVBoxLayout()
             col.setSpacing(1)
-            self.titles[side].setWordWrap(True)
             col.addWidget(self.titles[side])
             col.addWidget(self.views[side], 1)
             pair.addLayout(col, 1)
@@ -94,10 +99,13 @@ class CloudPanel(QtWidgets.QWidget):
         for view in self.views.values():
             view.pointHovered.connect(self._on_hover)
             view.pointClicked.connect(self._on_click)
+            view.installEventFilter(self)  # the mouse leaving a view ends its hover
         state.cloudChanged.connect(self._on_cloud)
         state.pickChanged.connect(self._on_pick)
         state.sampleChanged.connect(lambda _s: self._new_clip())
         jobs.partial.connect(self._on_job_result)
+        jobs.started.connect(lambda name, _label: self._on_job_started(name))
+        jobs.failed.connect(self._on_job_failed)
 
     # --- readiness -----------------------------------------------------------------------------
     @property
@@ -115,11 +123,26 @@ class CloudPanel(QtWidgets.QWidget):
         self._reset_next = True
         self.sampled = {}  # a new dict: the old one may be in the memo
         self._points_mm = None
+        self.failed = ""
         for side in SIDES:
             self.views[side].clear_cloud()
             self.titles[side].setText(" ")
+        self.legend.set_mode(self.controls.color_mode, None)  # not the last clip's P99
+
+    def _on_job_started(self, name: str) -> None:
+        if name in (self.JOB, CloudLoader.JOB):
+            self.failed = ""
+
+    def _on_job_failed(self, name: str, message: str) -> None:
+        """No cloud will come for this clip: the views say so (the message bar says why)."""
+        if name not in (self.JOB, CloudLoader.JOB) or self.state.sample is None:
+            return
+        self.failed = message
+        for side in SIDES:
+            self.titles[side].setText(f"no cloud shown: {message}")
 
     def _on_cloud(self, cloud: MotionCloud | None) -> None:
+        self._hovered = None  # an index into the previous cloud
         if cloud is None:
             self.jobs.cancel(self.JOB)
             return
@@ -205,26 +228,44 @@ class CloudPanel(QtWidgets.QWidget):
 
     # --- picking -------------------------------------------------------------------------------------
     def _on_hover(self, index: int) -> None:
-        if index >= 0:
-            self.state.pick_point(index)
+        """The point under the mouse is described while it is there; the pick stays."""
+        hovered = index if index >= 0 else None
+        if hovered != self._hovered:
+            self._hovered = hovered
+            self._show_info()
 
     def _on_click(self, index: int) -> None:
+        """A click picks (and pins) a point; a click on empty space clears the pick."""
         self.state.pick_point(index if index >= 0 else None)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
+        if event.type() == QtCore.QEvent.Type.Leave and watched in self.views.values():
+            self._on_hover(-1)
+        return False
 
     def _on_pick(self, picked) -> None:
         for view in self.views.values():
             view.set_marker(picked.index if picked is not None else None)
-        if picked is None:
-            self.info.setText("hover or click a point; click a pixel in the 2D views")
-            return
+        self._show_info()
+
+    def _show_info(self) -> None:
+        hovered = self.state.point(self._hovered)
+        picked = self.state.picked
+        if hovered is not None and hovered != picked:
+            self.info.setText("under the mouse: " + self._describe(hovered))
+        elif picked is not None:
+            self.info.setText("picked: " + self._describe(picked))
+        else:
+            self.info.setText(PICK_HINT)
+
+    def _describe(self, point) -> str:
         member = []
         for side in SIDES:
             s = self.sampled.get(side)
             if s is not None:
-                mark = "✓" if picked.index in set(s.sampled.tolist()) else "✗"
+                mark = "✓" if point.index in set(s.sampled.tolist()) else "✗"
                 member.append(f"{s.sampling.method} {mark}")
-        self.info.setText(picked.describe() + ("   sampled: " + ", ".join(member)
-                                               if member else ""))
+        return point.describe() + ("   sampled: " + ", ".join(member) if member else "")
 
     # --- files ---------------------------------------------------------------------------------------
     def save_screenshot(self, path: Path) -> None:
@@ -269,4 +310,4 @@ class CloudPanel(QtWidgets.QWidget):
                 self.export(what, Path(name))
                 self.message.emit(f"exported {name}")
             except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-                self.message.emit(f"export failed: {exc}")
+                self.error.emit(f"{name}: export failed: {describe_error(exc)}")

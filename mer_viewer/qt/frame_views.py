@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from ..core.face import Box
-from .image_view import ImagePanel
+from .image_view import ImagePanel, fix_bar_width
 
 INVALID_RGBA = (255, 0, 255, 255)
 #: Colour table of the invalid-depth mask (0 = valid: transparent, 1 = invalid).
@@ -24,11 +24,16 @@ class RgbView(ImagePanel):
 
     def set_frame(self, rgb: np.ndarray | None) -> None:
         self._rgb = rgb
+        self.show_notice(None)
         if rgb is None:
             self.image.clear()
             return
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.set_frame_shape(rgb.shape[:2])
+
+    def clear(self) -> None:
+        super().clear()
+        self._rgb = None
 
     def describe(self, u: int, v: int) -> str:
         text = super().describe(u, v)
@@ -66,6 +71,7 @@ class DepthView(ImagePanel):
         self.bar = pg.ColorBarItem(values=(500, 800), colorMap=pg.colormap.get(DEPTH_MAPS[0]),
                                    label="depth (mm)", width=14, interactive=True)
         self.bar.setImageItem(self.image)
+        fix_bar_width(self.bar, "00000")
         self.layout_widget.addItem(self.bar, row=0, col=1)
         self.cmap_box.currentTextChanged.connect(
             lambda name: self.bar.setColorMap(pg.colormap.get(name)))
@@ -84,6 +90,7 @@ class DepthView(ImagePanel):
 
     def set_frame(self, depth_mm: np.ndarray | None) -> None:
         self._depth = depth_mm
+        self.show_notice(None)
         if depth_mm is None:
             self.image.clear()
             self.invalid.clear()

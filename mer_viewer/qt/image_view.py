@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.face import Box
+from .elided import ElidedLabel
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -32,8 +33,10 @@ class ImagePanel(QtWidgets.QWidget):
         self.header = QtWidgets.QHBoxLayout()
         self.header.setContentsMargins(4, 0, 4, 0)
         self.header.addWidget(self.title)
-        self.header.addStretch(1)
-        self.readout = QtWidgets.QLabel(" ")
+        # what is shown, beside the title: takes the free room, elided, never resizes the panel
+        self.detail = ElidedLabel()
+        self.header.addWidget(self.detail, 1)
+        self.readout = ElidedLabel(" ")
         self.readout.setStyleSheet("color: palette(mid);")
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground((25, 25, 25))
@@ -53,6 +56,12 @@ class ImagePanel(QtWidgets.QWidget):
         self.marker_item = pg.ScatterPlotItem(size=18, pen=MARKER_PEN, brush=None, symbol="o")
         self.marker_item.setZValue(30)
         self.view.addItem(self.marker_item)
+        # what stands in for a frame that cannot be read (the image is cleared)
+        self.notice = pg.TextItem(color=(255, 200, 200), fill=(60, 20, 20, 220),
+                                  anchor=(0.5, 0.5))
+        self.notice.setZValue(40)
+        self.notice.setVisible(False)
+        self.view.addItem(self.notice)
         self._frame_shape: tuple[int, int] | None = None
         self._press_pos: QtCore.QPointF | None = None
 
@@ -110,10 +119,30 @@ class ImagePanel(QtWidgets.QWidget):
         self.landmark_item.setVisible(landmarks)
 
     def clear(self) -> None:
+        """Nothing of the previous clip: image, overlays, notice, readout."""
         self.image.clear()
         self.set_box(None)
         self.set_landmarks(None)
         self.set_marker(None)
+        self.show_notice(None)
+        self.readout.setText(" ")
+
+    def show_notice(self, text: str | None) -> None:
+        """A short text in the middle of the panel (None hides it)."""
+        if text is None:
+            self.notice.setVisible(False)
+            return
+        self.notice.setText(text)
+        self.notice.setPos(self.view.viewRect().center())
+        self.notice.setVisible(True)
+
+    @property
+    def notice_text(self) -> str:
+        return self.notice.textItem.toPlainText() if self.notice.isVisible() else ""
+
+    @property
+    def has_image(self) -> bool:
+        return self.image.image is not None
 
     def describe(self, u: int, v: int) -> str:
         """Text shown under the image for full-frame pixel (u, v); subclasses add values."""
@@ -161,6 +190,14 @@ class BoxItem(QtWidgets.QGraphicsRectItem):
     def paint(self, painter, option, widget=None) -> None:
         if not self.rect().isEmpty():
             super().paint(painter, option, widget)
+
+
+def fix_bar_width(bar: pg.ColorBarItem, widest: str) -> None:
+    """Reserve room for tick labels as wide as ``widest`` on a colour bar's axis: left to
+    itself the axis resizes to its labels while painting, and new levels (a new clip)
+    moved every linked panel and painted them all a second time."""
+    width = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance(widest)
+    bar.axis.setStyle(autoExpandTextSpace=False, tickTextWidth=width)
 
 
 def _ignore(*_args) -> None:

@@ -7,6 +7,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .cloud_colors import COLOR_MODES, colormap_colors
 
+NO_MOTION = "black = no motion (r below the 0.3 mm noise floor)"
+#: modes whose colours paint motionless points black
+BLACK_STILL = ("motion", "r", "theta", "phi")
 # (channel, what the colour means, low end, high end)
 _CHANNELS = (
     ("R = r̂", "motion amplitude ‖ΔP‖", "0", "P99"),
@@ -31,7 +34,9 @@ class ColorLegend(QtWidgets.QWidget):
         super().__init__(parent)
         self.mode = "motion"
         self.r_max_mm: float | None = None
-        self.setMinimumHeight(64)
+        # the height of the tallest legend (motion: three channels and black), whatever the
+        # mode: switching modes must not move the 3D views
+        self.setFixedHeight(4 * self._row_height() + 4)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Fixed)
 
@@ -45,9 +50,11 @@ class ColorLegend(QtWidgets.QWidget):
         if self.mode == "motion":
             p99 = f"{self.r_max_mm:.2f} mm" if self.r_max_mm else "P99(r)"
             lines = [f"{a}: {b} ({lo} … {hi.replace('P99', p99)})" for a, b, lo, hi in _CHANNELS]
-            return "\n".join(lines + ["black: no motion (r below the 0.3 mm noise floor)"])
+            return "\n".join(lines + [NO_MOTION])
         if self.mode == "rgb":
             return "onset frame colours of the face points"
+        if self.mode in BLACK_STILL:
+            return f"{COLOR_MODES[self.mode][0]}\n{NO_MOTION}"
         return COLOR_MODES[self.mode][0]
 
     def _rows(self) -> list[tuple[str, str, QtGui.QLinearGradient, str, str]]:
@@ -83,7 +90,7 @@ class ColorLegend(QtWidgets.QWidget):
             p.drawText(self.rect().adjusted(4, 0, -4, 0),
                        QtCore.Qt.AlignmentFlag.AlignVCenter, self.text())
             return
-        h = max(14, fm.height() + 2)
+        h = self._row_height()
         y = 2
         name_w = max(fm.horizontalAdvance(r[0]) for r in rows) + 8
         bar_w = max(60, int(self.width() * 0.35))
@@ -96,9 +103,10 @@ class ColorLegend(QtWidgets.QWidget):
             p.drawText(QtCore.QRectF(x + bar_w + 4, y, self.width(), h),
                        QtCore.Qt.AlignmentFlag.AlignVCenter, f"{hi}   {what}")
             y += h
-        if self.mode == "motion":
+        if self.mode in BLACK_STILL:
             p.drawText(QtCore.QRectF(4, y, self.width(), h), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       "black = no motion (r below the 0.3 mm noise floor)")
-            y += h
-        self.setMinimumHeight(int(y + 2))
+                       NO_MOTION)
         p.end()
+
+    def _row_height(self) -> int:
+        return max(14, self.fontMetrics().height() + 2)

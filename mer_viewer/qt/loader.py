@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
@@ -26,7 +27,7 @@ class FrameLoader(QtCore.QObject):
     older one still waiting, so scrubbing and playback never queue up behind the disk."""
 
     frameReady = QtCore.Signal(str, int, object, object)  # sample id, frame, rgb, depth
-    frameFailed = QtCore.Signal(str)
+    frameFailed = QtCore.Signal(str, int, str)  # sample id, frame, one-line message
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -82,8 +83,11 @@ class FrameLoader(QtCore.QObject):
             try:
                 rgb = sample.frames.color(number)
                 depth = sample.frames.depth(number)
-            except (MerError, OSError, ValueError) as exc:
-                self.frameFailed.emit(f"frame {number} of {sample.id}: {describe_error(exc)}")
+            except Exception as exc:  # noqa: BLE001 - reported for its frame; the loader goes on
+                if not isinstance(exc, (MerError, OSError)):
+                    traceback.print_exc()  # a bug, not a bad file: keep the details
+                self.frameFailed.emit(sample.id, number,
+                                      f"frame {number} of {sample.id}: {describe_error(exc)}")
                 continue
             key = (sample.frames.color_dir.as_posix() + sample.id, number)
             self._store(key, rgb, depth)

@@ -17,7 +17,7 @@ from .session import DatasetSession
 from .settings import add_recent, open_settings, recent_datasets
 from .shortcuts import ShortcutsDialog, make_action
 from .state import ViewerState
-from .status_widgets import JobStatus, MessageBar
+from .status_widgets import JobStatus, MessageBar, MessageLog
 from .views2d import Views2DPanel
 from .workers import JobRunner
 
@@ -41,6 +41,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = DatasetSession(self.state, self.jobs, self)
 
         self.messages = MessageBar()
+        self._message_log: MessageLog | None = None
         self.views2d = Views2DPanel(self.state, self.jobs)
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
@@ -153,6 +154,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
+        view.addAction("&Message log…", self.show_message_log)
         view.addAction("Reset layout", self.reset_layout)
 
         help_menu = bar.addMenu("&Help")
@@ -166,10 +168,12 @@ class MainWindow(QtWidgets.QMainWindow):
         s.rowChanged.connect(lambda row: self.browser.select_key(row.key if row else None))
         s.sampleEdited.connect(lambda _s: self.views2d.update_markers())
         self.session.message.connect(self.messages.info)
+        self.session.error.connect(self.messages.error)
         self.session.opened.connect(self._on_opened)
         self.cloud_panel.message.connect(self.messages.info)
+        self.cloud_panel.error.connect(self.messages.error)
         self.jobs.failed.connect(lambda _name, text: self.messages.error(text))
-        self.views2d.loader.frameFailed.connect(self.messages.error)
+        self.views2d.loader.frameFailed.connect(lambda _id, _n, text: self.messages.error(text))
         self._connect_paint_hold()
 
     def _connect_paint_hold(self) -> None:
@@ -243,6 +247,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_dataset(folder)
 
     # --- dialogs ------------------------------------------------------------------------------------------
+    def show_message_log(self) -> MessageLog:
+        """The session's messages with time and kind (one window, raised when open)."""
+        if self._message_log is None:
+            self._message_log = MessageLog(self.messages, self)
+        self._message_log.show()
+        self._message_log.raise_()
+        return self._message_log
+
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
 
@@ -312,6 +324,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def shutdown(self) -> None:
         """Stop playback and every job; wait briefly for worker threads to end."""
+        # An undo stack destroyed with commands on it emits cleanChanged from its destructor,
+        # into Python slots whose objects are going too ("QUndoStack already deleted"):
+        # the window is closing, its unsaved edits were saved or discarded by now.
+        self.session.undo.clear()
         self.views2d.shutdown()
         self.prefetch.shutdown()
         self.jobs.cancel_all()

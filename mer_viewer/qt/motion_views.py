@@ -10,9 +10,10 @@ from PySide6 import QtGui, QtWidgets
 from ..core.face import Box
 from ..core.flow import FLOW_METHODS, FlowField, color_wheel
 from ..core.pipeline import MotionCloud
-from .image_view import ImagePanel, qimage_from_rgb
+from .image_view import ImagePanel, fix_bar_width, qimage_from_rgb
 
 HEAT_MAP = "inferno"
+HEAT_LEVELS = (0.0, 1.0)  # r (mm) of the colour bar before any cloud
 
 
 class FlowView(ImagePanel):
@@ -24,9 +25,11 @@ class FlowView(ImagePanel):
         self.method_box.addItems(FLOW_METHODS)
         self.method_box.setToolTip("optical flow method (on the aligned onset/apex crops)")
         self.wheel = QtWidgets.QLabel()
-        self.wheel.setPixmap(QtGui.QPixmap.fromImage(qimage_from_rgb(color_wheel(40))))
+        self.wheel.setPixmap(QtGui.QPixmap.fromImage(qimage_from_rgb(color_wheel(30))))
         self.wheel.setToolTip("colour = direction of the flow (y down), brightness = length; "
                               "black = no motion")
+        # room for "max 00.00 px" whatever the text (the panel never resizes with it)
+        self.detail.setMinimumWidth(self.detail.fontMetrics().horizontalAdvance("max 00.00 px"))
         self.header.addWidget(self.wheel)
         self.header.addWidget(self.method_box)
         self._flow: np.ndarray | None = None
@@ -43,12 +46,22 @@ class FlowView(ImagePanel):
         self._box = box
         if flow is None or box is None:
             self.image.clear()
-            self.title.setText("<b>Optical flow</b>")
+            self.detail.setText("")
             return
         self.image.setImage(flow.rgb, autoLevels=False, levels=(0, 255))
         self.image.setRect(box.x0, box.y0, box.width, box.height)
         self.set_frame_shape(frame_shape)
-        self.title.setText(f"<b>Optical flow</b> ({flow.method}, max {flow.max_px:.2f} px)")
+        self.detail.setText(f"max {flow.max_px:.2f} px")  # the method is in the box
+
+    def show_failure(self, message: str) -> None:
+        """The flow could not be computed: say so beside the title (the image stays empty)."""
+        self.set_flow(None, None)
+        self.detail.setText(f"(failed: {message})")
+
+    def clear(self) -> None:
+        super().clear()
+        self._flow = self._box = None
+        self.detail.setText("")
 
     def describe(self, u: int, v: int) -> str:
         text = super().describe(u, v)
@@ -76,9 +89,10 @@ class HeatmapView(ImagePanel):
         self.heat.setZValue(5)
         self.heat.setOpacity(0.75)
         self.view.addItem(self.heat)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(HEAT_MAP),
+        self.bar = pg.ColorBarItem(values=HEAT_LEVELS, colorMap=pg.colormap.get(HEAT_MAP),
                                    label="r (mm)", width=14, interactive=True)
         self.bar.setImageItem(self.heat)
+        fix_bar_width(self.bar, "0.000")
         self.layout_widget.addItem(self.bar, row=0, col=1)
         self.opacity = QtWidgets.QSlider()
         self.opacity.setOrientation(pg.QtCore.Qt.Orientation.Horizontal)
@@ -92,6 +106,7 @@ class HeatmapView(ImagePanel):
         self._box: Box | None = None
 
     def set_frame(self, rgb: np.ndarray | None) -> None:
+        self.show_notice(None)
         if rgb is None:
             self.image.clear()
             return
@@ -103,6 +118,7 @@ class HeatmapView(ImagePanel):
         if cloud is None:
             self._map = self._box = None
             self.heat.clear()
+            self.bar.setLevels(HEAT_LEVELS)  # not the previous clip's r scale
             return
         self._map, self._box = motion_map_mm(cloud), cloud.box
         top = float(cloud.provenance.get("r_reference_m") or 0) * 1e3

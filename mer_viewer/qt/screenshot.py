@@ -15,8 +15,10 @@ def settled(window) -> bool:
         return False
     if window.state.dataset is None or window.state.sample is None:
         return True  # nothing (more) to load: an error or an empty dataset is what is shown
-    v = window.views2d
-    return v.frame_shown and v.flow_shown and window.cloud_panel.ready
+    v, cloud = window.views2d, window.cloud_panel
+    if cloud.failed:  # no cloud, so no aligned pair either: its failure is what is shown
+        return v.frame_shown and (v.flow_shown or window.state.pair is None)
+    return v.frame_shown and v.flow_shown and cloud.ready
 
 
 class ScreenshotTaker(QtCore.QObject):

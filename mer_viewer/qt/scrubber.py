@@ -146,20 +146,26 @@ class FrameScrubber(QtWidgets.QWidget):
 
     def set_playing(self, playing: bool) -> None:
         playing = playing and len(self._frames) > 1
-        if playing == self.timer.isActive():
-            self.play_button.setChecked(playing)
-            return
-        if playing:
+        changed = playing != self.timer.isActive()
+        if changed and playing:
             if self.track.frame >= self._frames[-1]:
                 self.frameRequested.emit(self._frames[0])
             self.timer.start()
-        else:
+        elif changed:
             self.timer.stop()
-        self.play_button.setChecked(playing)
+        self._show_playing()
+        if changed:
+            self.playingChanged.emit(playing)
+
+    def _show_playing(self) -> None:
+        """The button's state and icon say whether playback runs, whatever asked for it."""
+        playing = self.timer.isActive()
+        with QtCore.QSignalBlocker(self.play_button):
+            self.play_button.setChecked(playing)
         icon = (QtWidgets.QStyle.StandardPixmap.SP_MediaPause if playing
                 else QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
         self.play_button.setIcon(self.style().standardIcon(icon))
-        self.playingChanged.emit(playing)
+        self.play_button.setToolTip(("pause" if playing else "play") + " (Space)")
 
     def toggle_playing(self) -> None:
         self.set_playing(not self.playing)

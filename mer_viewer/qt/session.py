@@ -64,7 +64,8 @@ class DatasetSession(QtCore.QObject):
     opened = QtCore.Signal(object)    # Dataset, after open or reload
     editChanged = QtCore.Signal(str)  # row key
     saved = QtCore.Signal(str)        # sidecar path
-    message = QtCore.Signal(str)
+    message = QtCore.Signal(str)      # information (fades)
+    error = QtCore.Signal(str)        # a failure (stays until dismissed)
 
     OPEN_JOB, DEMO_JOB, EXPORT_JOB = "dataset", "demo", "export"
 
@@ -131,7 +132,7 @@ class DatasetSession(QtCore.QObject):
         try:
             sample = self.state.dataset.find(subject, clip)
         except DatasetError as exc:
-            self.message.emit(str(exc))
+            self.error.emit(str(exc))
             return
         self.state.set_sample(sample)
 
@@ -193,14 +194,14 @@ class DatasetSession(QtCore.QObject):
 
         dataset = self.state.dataset
         if dataset is None:
-            self.message.emit("no dataset open")
+            self.error.emit(f"{path}: not exported, no dataset is open")
             return
 
         def job():
             yield Progress(0, 1, f"writing {path}")
             yield Progress(1, 1, "written", export_merged(dataset, path))
 
-        self.jobs.start(self.EXPORT_JOB, job(), "exporting annotations")
+        self.jobs.start(self.EXPORT_JOB, job(), f"exporting annotations to {path}")
 
 
 def row_of(dataset: Dataset | None, key: str) -> Sample | Skipped | None:

@@ -182,17 +182,19 @@ class ViewerState(QtCore.QObject):
         self.pickChanged.emit(None)
 
     # --- 2D ↔ 3D picking ---------------------------------------------------------------------
-    def pick_point(self, index: int | None) -> None:
-        """Select kept point ``index`` of the cloud (None clears the selection)."""
+    def point(self, index: int | None) -> PickedPoint | None:
+        """Kept point ``index`` of the current cloud as shown to the user (None: no such point)."""
         cloud = self.cloud
         if cloud is None or index is None or not 0 <= index < len(cloud):
-            picked = None
-        else:
-            r, theta, phi = (float(x) for x in cloud.motion[index])
-            u, v = (int(x) for x in cloud.pixels[index])
-            picked = PickedPoint(int(index), u, v, r * 1e3, float(np.degrees(theta)),
-                                 float(np.degrees(phi)),
-                                 tuple(float(c) for c in cloud.colors[index]))
+            return None
+        r, theta, phi = (float(x) for x in cloud.motion[index])
+        u, v = (int(x) for x in cloud.pixels[index])
+        return PickedPoint(int(index), u, v, r * 1e3, float(np.degrees(theta)),
+                           float(np.degrees(phi)), tuple(float(c) for c in cloud.colors[index]))
+
+    def pick_point(self, index: int | None) -> None:
+        """Select kept point ``index`` of the cloud (None clears the selection)."""
+        picked = self.point(index)
         if picked != self.picked:
             self.picked = picked
             self.pickChanged.emit(picked)

@@ -2,46 +2,96 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.progress import Progress
+from .elided import ElidedLabel
 from .workers import JobRunner
 
-STYLES = {
-    "error": "background:#5c1f1f; color:#ffdede; border:1px solid #a33; border-radius:3px;",
-    "info": "background:#1f3b5c; color:#e0eeff; border:1px solid #357; border-radius:3px;",
-}
+#: how long information stays shown (errors stay until dismissed)
+INFO_SECONDS = 8.0
+#: kind -> (background, text, border) colours of its banner
+STYLES = {"error": ("#5c1f1f", "#ffdede", "#a33"), "info": ("#1f3b5c", "#e0eeff", "#357")}
 
 
-class MessageBar(QtWidgets.QFrame):
-    """A banner over the views: errors stay until closed, information fades after a while."""
+@dataclass(frozen=True)
+class Message:
+    """One message shown in the window: when, ``kind`` (``error`` or ``info``) and text."""
+
+    time: datetime
+    kind: str
+    text: str
+
+    def line(self) -> str:
+        return f"{self.time:%H:%M:%S}  {self.kind:<5}  {self.text}"
+
+
+class _MessageLine(QtWidgets.QFrame):
+    """One coloured line of the message bar with its close button."""
+
+    def __init__(self, kind: str, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.setObjectName(f"message_{kind}")
+        back, text, border = STYLES[kind]
+        me = f"QFrame#message_{kind}"
+        self.setStyleSheet(
+            f"{me} {{ background:{back}; border:1px solid {border}; border-radius:3px; }}"
+            f"{me} QLabel, {me} QToolButton {{ color:{text}; background:transparent; border:none; }}")
+        self.label = ElidedLabel(lines=2)
+        self.label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.close_button = QtWidgets.QToolButton(text="✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("dismiss (View → Message log keeps every message)")
+        self.close_button.clicked.connect(self.hide)
+        self.earlier = QtWidgets.QLabel()  # how many messages this one covers up
+        self.covered = 0
+        self.earlier.setToolTip("View → Message log lists every message")
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(8, 2, 3, 2)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.earlier)
+        lay.addWidget(self.close_button)
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        if self.kind == "error":  # information fades anyway: nothing to count
+            self.covered = self.covered + 1 if not self.isHidden() else 0
+        self.earlier.setText(f"+{self.covered} earlier" if self.covered else "")
+        self.label.setText(text)
+        self.show()
+
+
+class MessageBar(QtWidgets.QWidget):
+    """Banners over the views: an error (red) stays until the user closes it, information
+    (blue) fades after a while; each kind has its own line, so information never hides an
+    error. ``log`` keeps every message of the session (the Message log shows it)."""
+
+    posted = QtCore.Signal(object)  # Message
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        self.text = QtWidgets.QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QtWidgets.QToolButton(text="✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.hide)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(8, 3, 3, 3)
-        lay.addWidget(self.text, 1)
-        lay.addWidget(close)
+        self.lines = {kind: _MessageLine(kind) for kind in ("error", "info")}
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        for line in self.lines.values():
+            lay.addWidget(line)
         self._timer = QtCore.QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self.hide)
-        self.history: list[tuple[str, str]] = []
-        self.hide()
+        self._timer.timeout.connect(self.lines["info"].hide)
+        self.log: list[Message] = []
 
-    def show_message(self, message: str, kind: str = "info", seconds: float = 8.0) -> None:
-        self.history.append((kind, message))
-        self.setStyleSheet(f"QFrame {{{STYLES.get(kind, STYLES['info'])}}}")
-        self.text.setText(message)
-        self.show()
-        if kind == "error":
-            self._timer.stop()
-        else:
-            self._timer.start(int(seconds * 1000))
+    def show_message(self, message: str, kind: str = "info", seconds: float | None = None) -> None:
+        kind = "error" if kind == "error" else "info"
+        entry = Message(datetime.now(), kind, message)
+        self.log.append(entry)
+        self.lines[kind].show_text(message)
+        if kind == "info":
+            self._timer.start(int(1000 * (INFO_SECONDS if seconds is None else seconds)))
+        self.posted.emit(entry)
 
     def error(self, message: str) -> None:
         self.show_message(message, "error")
@@ -50,8 +100,51 @@ class MessageBar(QtWidgets.QFrame):
         self.show_message(message, "info")
 
     @property
+    def history(self) -> list[tuple[str, str]]:
+        """(kind, text) of every message so far."""
+        return [(m.kind, m.text) for m in self.log]
+
+    def shown(self, kind: str) -> str:
+        """The text of the ``kind`` line, or "" when it is not shown."""
+        line = self.lines[kind]
+        return line.label.text() if not line.isHidden() else ""
+
+    @property
     def current(self) -> str:
-        return self.text.text() if self.isVisible() else ""
+        """What the bar shows (the error first)."""
+        return "\n".join(t for t in (self.shown("error"), self.shown("info")) if t)
+
+
+class MessageLog(QtWidgets.QDialog):
+    """Every message of the session with its time and kind (read-only, copyable)."""
+
+    def __init__(self, bar: MessageBar, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Message log")
+        self.resize(720, 360)
+        self.view = QtWidgets.QPlainTextEdit(readOnly=True)
+        self.view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        self.view.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
+        copy = QtWidgets.QPushButton("Copy all")
+        copy.clicked.connect(lambda: QtWidgets.QApplication.clipboard().setText(self.text()))
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(copy)
+        buttons.addWidget(close)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(buttons)
+        for entry in bar.log:
+            self._add(entry)
+        bar.posted.connect(self._add)
+
+    def _add(self, entry: Message) -> None:
+        self.view.appendPlainText(entry.line())
+
+    def text(self) -> str:
+        return self.view.toPlainText()
 
 
 class JobStatus(QtWidgets.QWidget):

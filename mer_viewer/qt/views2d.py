@@ -72,13 +72,14 @@ class Views2DPanel(QtWidgets.QWidget):
         state.cloudChanged.connect(self._on_cloud)
         state.pickChanged.connect(self._on_pick)
         self.loader.frameReady.connect(self._on_frame_ready)
-        self.loader.frameFailed.connect(lambda msg: self.rgb.readout.setText(msg))
+        self.loader.frameFailed.connect(self._on_frame_failed)
         self.scrubber.frameRequested.connect(state.set_frame)
         self.scrubber.stepRequested.connect(self._on_step)
         self.flow.method_box.currentTextChanged.connect(state.set_flow_method)
         state.set_flow_method(self.flow.method)
         state.flowMethodChanged.connect(lambda _m: self._start_flow())
         jobs.partial.connect(self._on_job_result)
+        jobs.failed.connect(self._on_job_failed)
         for panel in self.panels:
             panel.pixelClicked.connect(state.pick_pixel)
         self.box_check.toggled.connect(self._apply_overlays)
@@ -92,12 +93,14 @@ class Views2DPanel(QtWidgets.QWidget):
     # --- readiness (for --screenshot and tests) -------------------------------------------------
     @property
     def frame_shown(self) -> bool:
-        """Whether the views show the state's current frame."""
+        """Whether the views show the state's current frame (or, when it cannot be read,
+        the notice that says so)."""
         s = self.state.sample
         return s is None or self._shown == (s.id, self.state.frame)
 
     @property
     def flow_shown(self) -> bool:
+        """Whether the flow view shows the current pair's flow (or that it failed)."""
         s = self.state.sample
         return s is None or self._flow_key == (s.id, self.flow.method)
 
@@ -140,6 +143,19 @@ class Views2DPanel(QtWidgets.QWidget):
         self.heat.set_frame(rgb)
         if self._shown is None and self._auto_range:
             self._fit_auto()
+        self._shown = (sample_id, number)
+
+    def _on_frame_failed(self, sample_id: str, number: int, message: str) -> None:
+        """A frame that cannot be read: no image (never the previous frame under this
+        number), a notice in its place; it counts as shown, so playback goes on."""
+        s = self.state.sample
+        if s is None or s.id != sample_id or number != self.state.frame:
+            return
+        for panel in (self.rgb, self.depth, self.heat):
+            panel.set_frame(None)
+        for panel in (self.rgb, self.depth):
+            panel.show_notice(f"frame {number} cannot be read")
+        self.rgb.readout.setText(message)
         self._shown = (sample_id, number)
 
     def _on_pair(self, pair) -> None:
@@ -190,6 +206,13 @@ class Views2DPanel(QtWidgets.QWidget):
             return
         self.jobs.cancel(self.FLOW_JOB)
         self._show_flow(pair, method, flow)
+
+    def _on_job_failed(self, name: str, message: str) -> None:
+        pair = self.state.pair
+        if name != self.FLOW_JOB or pair is None:
+            return
+        self.flow.show_failure(message)
+        self._flow_key = (pair.sample_id, self.flow.method)
 
     def _on_job_result(self, name: str, result) -> None:
         if name != self.FLOW_JOB or self.state.pair is None:

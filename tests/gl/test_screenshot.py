@@ -46,3 +46,23 @@ def test_screenshot_with_a_bad_root_still_quits(tmp_path):
                             capture_output=True, text=True, timeout=120, env=env)
     assert out.is_file()  # the window with its error message
     assert "does not exist" in result.stderr
+
+
+def test_screenshot_with_an_unreadable_frame_quits_showing_the_error(demo_copy, tmp_path):
+    from mer_viewer.core.dataset import Dataset
+    from tests.gui_helpers import damage_frames
+
+    sample = Dataset.open(demo_copy).samples[0]
+    damage_frames(sample, colour=(sample.onset,))  # the frame shown first, and the cloud's
+    out = tmp_path / "shot.png"
+    env = dict(os.environ)
+    env.pop("QT_QPA_PLATFORM", None)
+    result = subprocess.run(
+        _command() + [str(demo_copy), "--clip", clip_spec(demo_copy, 0), "--screenshot", str(out),
+                      "--size", "1200x800"],
+        capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"shown in the window: frame {sample.onset} of {sample.id}" in result.stderr
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    banner = (np.abs(image - (0x5c, 0x1f, 0x1f)) <= 4).all(axis=-1)  # the red error line
+    assert banner.sum() > 5000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pandas as pd
 
@@ -111,3 +112,75 @@ def test_exclude_and_export_merged(qtbot, demo_copy, tmp_path):
     assert row["exclude_reason"] == "hand over the mouth"
     assert _sheet_fingerprint(demo_copy) == before
     assert not (demo_copy / SIDECAR_NAME).exists()  # nothing saved yet
+
+
+def test_close_after_discard_is_quiet(qtbot, demo_copy, tmp_path, monkeypatch):
+    """Discarding unsaved edits on close, then the window going away, raises nothing
+    (it used to print "Internal C++ object (QUndoStack) already deleted")."""
+    import shiboken6
+    from PySide6 import QtCore, QtWidgets
+
+    from mer_viewer.qt.main_window import MainWindow
+
+    settings = QtCore.QSettings(str(tmp_path / "mer-viewer.ini"), QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings, restore=False)  # not qtbot's: this test deletes it itself
+    window.views2d.flow.method_box.setCurrentText("dis")
+    window.show()
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
+    window.annotation.frames["apex"].setValue(window.state.sample.apex + 1)
+    assert window.session.dirty
+    asked = []
+    discard = QtWidgets.QMessageBox.StandardButton.Discard
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *args, **kwargs: asked.append(args) or discard)
+    raised = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: raised.append(exc))
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: raised.append(info))
+    assert window.close() and asked
+    shiboken6.delete(window)  # as at the app's exit: the window and its children are destroyed
+    qtbot.wait(50)
+    assert raised == []
+
+
+def test_frame_boxes_keep_to_the_clip_and_a_skipping_edit_asks(qtbot, demo_copy, tmp_path,
+                                                               monkeypatch):
+    from PySide6 import QtWidgets
+
+    dataset = Dataset.open(demo_copy)
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 1))
+    state, panel, session = window.state, window.annotation, window.session
+    sample = state.sample
+    numbers, spins = sample.frames.numbers, panel.frames
+    assert sample.offset > sample.apex > sample.onset  # a known offset to step past
+    for name in ("onset", "apex"):
+        assert (spins[name].minimum(), spins[name].maximum()) == (numbers[0], numbers[-1])
+    assert (spins["offset"].minimum(), spins["offset"].maximum()) == (0, numbers[-1])
+    assert spins["apex"].value() == sample.apex
+
+    asked: list[str] = []
+    answer = QtWidgets.QMessageBox.StandardButton.No
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *args, **kwargs: asked.append(args[2]) or answer)
+    later = next(n for n in numbers if n > sample.offset)
+    spins["apex"].setValue(later)  # after the offset: the sample would be skipped
+    assert len(asked) == 1 and "apex after offset" in asked[0]
+    assert spins["apex"].value() == sample.apex  # "No" puts the value back
+    assert session.edit_of(sample.key) is None and not session.dirty
+    spins["onset"].setValue(sample.apex)  # onset on the apex
+    assert len(asked) == 2 and "onset equals apex" in asked[1]
+    assert spins["onset"].value() == sample.onset and not session.dirty
+    spins["apex"].setValue(sample.offset)  # still within onset..offset: no question
+    assert len(asked) == 2 and session.edit_of(sample.key).apex == sample.offset
+
+    answer = QtWidgets.QMessageBox.StandardButton.Yes
+    spins["apex"].setValue(later)
+    assert len(asked) == 3 and session.edit_of(sample.key).apex == later
+    qtbot.waitUntil(lambda: isinstance(state.row, Skipped), timeout=10_000)
+    assert "apex after offset" in state.row.reason and state.row.key == sample.key
+    # the skipped row's frames still bound its boxes; a row without frames gets a wide range
+    assert (spins["apex"].minimum(), spins["apex"].maximum()) == (numbers[0], numbers[-1])
+    assert spins["apex"].value() == later
+    no_folder = next(r for r in dataset.skipped if "no folder" in r.reason)
+    state.set_row(no_folder)
+    assert spins["apex"].minimum() == 0 and spins["apex"].maximum() >= 99_999

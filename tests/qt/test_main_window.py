@@ -135,3 +135,41 @@ def test_revisited_clip_is_shown_from_memory(qtbot, demo_corpus, tmp_path):
     assert window.state.cloud is not None and window.state.pair is not None
     assert window.views2d.flow_shown and window.cloud_panel.ready
     wait_settled(qtbot, window)
+
+
+def test_fits_1366x768_and_long_texts_never_move_the_docks(qtbot, demo_corpus, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    window.apply_size(1366, 768)
+    open_and_wait(qtbot, window, demo_corpus, clip_spec(demo_corpus, 0))
+
+    def fits() -> bool:
+        hint = window.minimumSizeHint()
+        return hint.width() <= 1366 and hint.height() <= 768 and window.size() == QtCore.QSize(
+            1366, 768)
+
+    def layout():
+        return {name: dock.geometry() for name, dock in window.docks.items() if dock.isVisible()}
+
+    qtbot.wait(50)
+    assert fits()
+    before = layout()
+    assert {"browser", "cloud", "annotation", "classify"} <= set(before)
+    long = "a long text that goes on " * 40 + "/and/a/path/without/any/space/" * 10
+    cloud = window.state.cloud
+    window.cloud_panel.views["left"].pointHovered.emit(len(cloud) // 2)  # a hovered point
+    window.state.pick_point(len(cloud) // 3)  # a picked point
+    window.cloud_panel.info.setText(long)
+    window.cloud_panel.titles["left"].setText(long)
+    for panel in window.views2d.panels:
+        panel.readout.setText(long)
+    qtbot.wait(50)
+    assert layout() == before and fits()
+    assert window.cloud_panel.info.text() == long and window.cloud_panel.info.toolTip() == long
+
+    # long messages take their lines above the views, never more width
+    window.messages.error(long)
+    window.messages.info(long)
+    window.docks["train"].raise_()
+    qtbot.wait(50)
+    assert fits()
+    assert all(layout()[name] == before[name] for name in ("browser", "cloud", "annotation"))

@@ -101,3 +101,30 @@ def test_cloud_export_and_sampling_controls(qtbot, demo_corpus, tmp_path):
     wait_settled(qtbot, window)
     assert window.state.cloud is not cloud
     assert window.state.cloud.provenance["params"]["denoise_sigma_px"] == 0.0
+
+
+def test_hover_describes_a_point_but_the_click_pins_the_pick(qtbot, demo_corpus, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, demo_corpus, clip_spec(demo_corpus, 0))
+    state, panel, views = window.state, window.cloud_panel, window.views2d
+    cloud, view = state.cloud, panel.views["left"]
+    i, j = len(cloud) // 3, 2 * len(cloud) // 3
+    pinned, other = tuple(int(x) for x in cloud.pixels[i]), tuple(int(x) for x in cloud.pixels[j])
+    assert pinned != other
+
+    view.pointClicked.emit(i)
+    assert state.picked.index == i and "picked" in panel.info.text()
+    view.pointHovered.emit(j)  # the mouse moves over another point
+    assert state.picked.index == i
+    assert all(p.marker == pinned for p in views.panels)  # the 2D marker stays on the pick
+    assert f"({other[0]}, {other[1]})" in panel.info.text()  # the hovered point is described
+    view.pointHovered.emit(-1)  # ... until the mouse leaves it
+    assert f"({pinned[0]}, {pinned[1]})" in panel.info.text()
+    view.pointHovered.emit(j)
+    QtCore.QCoreApplication.sendEvent(view, QtCore.QEvent(QtCore.QEvent.Type.Leave))
+    assert f"({pinned[0]}, {pinned[1]})" in panel.info.text()
+
+    view.pointClicked.emit(-1)  # a click on empty space clears the pin
+    assert state.picked is None and all(p.marker is None for p in views.panels)
+    view.pointHovered.emit(j)
+    assert state.picked is None and f"({other[0]}, {other[1]})" in panel.info.text()

@@ -253,6 +253,20 @@ class Dataset:
         }
 
 
+def frame_order_problems(onset: int, apex: int, offset: int) -> list[str]:
+    """Why onset, apex and offset (0 = unknown) cannot make a sample; empty when they can."""
+    problems = []
+    if onset == 0 or apex == 0:
+        problems.append("frame 0 (frame numbers start at 1)")
+    if onset == apex:
+        problems.append("onset equals apex")
+    elif apex < onset:
+        problems.append("apex before onset")
+    if offset > 0 and apex > offset:
+        problems.append("apex after offset")
+    return problems
+
+
 def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
                      exclusions: list[Exclusion], sheet_name: str,
                      edits: EditStore | None = None) -> Sample | Skipped:
@@ -298,15 +312,7 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
         return skip(problems, numbers.get("onset"))
 
     onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
-    reasons = []
-    if onset == 0 or apex == 0:
-        reasons.append("frame 0 (frame numbers start at 1)")
-    if onset == apex:
-        reasons.append("onset equals apex")
-    elif apex < onset:
-        reasons.append("apex before onset")
-    if offset > 0 and apex > offset:
-        reasons.append("apex after offset")
+    reasons = frame_order_problems(onset, apex, offset)
     if edit is not None and edit.exclude:
         reasons.append(f"excluded: {edit.exclude_reason or 'by the user'}")
     elif edit is None or edit.exclude is None:
