@@ -22,6 +22,10 @@ TASKS = ("3", "4", "7", "objective")
 def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event):
     """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
     from ..core.ml.items import build_items
+    from ..core.ml.runtime import import_torch
+
+    yield Progress(0, 0, "loading torch")
+    import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
     from ..core.ml.train import run_training
 
     built = None

@@ -37,8 +37,13 @@ def test_classify_shows_probabilities_and_saliency(qtbot, demo_corpus, tmp_path,
     panel.add_checkpoint(tiny_checkpoint)
     panel.saliency_check.setChecked(True)
     window.findChild(QtGui.QAction, "classify").trigger()  # the action of the C shortcut
+    # the probabilities are shown first, then the same result with its saliency
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    first = panel.result
+    assert panel.chart.values == first.probabilities
+    qtbot.waitUntil(lambda: panel.result.saliency is not None, timeout=60_000)
     result = panel.result
+    assert result.probabilities == first.probabilities
     assert set(result.probabilities) == {"negative", "positive", "surprise"}
     assert abs(sum(result.probabilities.values()) - 1) < 1e-4
     assert result.predicted == max(result.probabilities, key=result.probabilities.get)
