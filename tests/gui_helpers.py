@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -48,11 +49,15 @@ def open_and_wait(qtbot, window, root: Path, clip: str | None = None,
     wait_settled(qtbot, window, timeout_s)
 
 
-def press(qtbot, widget: QtWidgets.QWidget, key: QtCore.Qt.Key) -> None:
+def press(qtbot, widget: QtWidgets.QWidget, key: QtCore.Qt.Key,
+          modifier=QtCore.Qt.KeyboardModifier.NoModifier) -> None:
     """A key press the way a user makes it (shortcuts included)."""
-    widget.activateWindow()
+    # No window manager (offscreen, Xvfb) activates windows; window shortcuts need one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        QtWidgets.QApplication.setActiveWindow(widget.window())
     widget.setFocus()
-    qtbot.keyClick(widget, key)
+    qtbot.keyClick(widget, key, modifier)
 
 
 def clip_spec(root: Path, index: int = 0) -> str:
@@ -80,3 +85,36 @@ def gl_unavailable_reason() -> str | None:
         return "the OpenGL context cannot be made current"
     context.doneCurrent()
     return None
+
+
+class JobWatch:
+    """Records every job a window starts and how it ended; a journey test fails when a job
+    neither finishes nor errors (nor is cancelled) within its time."""
+
+    def __init__(self, jobs):
+        self.jobs = jobs
+        self.started: list[str] = []
+        self.ended: list[tuple[str, str]] = []  # (name, "done" | "failed: …" | "cancelled")
+        jobs.started.connect(lambda name, _label: self.started.append(name))
+        jobs.done.connect(lambda name, _r: self.ended.append((name, "done")))
+        jobs.failed.connect(lambda name, text: self.ended.append((name, f"failed: {text}")))
+        jobs.cancelled.connect(lambda name: self.ended.append((name, "cancelled")))
+
+    def outcome(self, name: str) -> str | None:
+        """How the last job ``name`` ended (None while it runs or never ran)."""
+        for ended, how in reversed(self.ended):
+            if ended == name:
+                return how
+        return None
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(n, how) for n, how in self.ended if how.startswith("failed")]
+
+    def assert_all_end(self, qtbot, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.jobs.busy and len(self.ended) >= len(self.started):
+                return
+            qtbot.wait(20)
+        raise AssertionError(f"jobs neither finished nor failed in {timeout_s} s: "
+                             f"{self.jobs.names()} (started {self.started}, ended {self.ended})")

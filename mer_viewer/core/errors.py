@@ -49,3 +49,18 @@ class CheckpointError(FileError):
 
 class PipelineError(MerError):
     """A clip's frames are readable but no motion cloud can be made from them."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user: our errors as they are, an ``OSError`` as ``PATH: reason``,
+    anything else (a bug) as ``Type: message``."""
+    if isinstance(exc, MerError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        if exc.filename2 is not None:
+            where = f"{where} → {exc.filename2}"
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

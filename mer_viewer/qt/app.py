@@ -22,6 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", metavar="SUBJECT/CLIP", help="clip to show first, e.g. spNO.1/b")
     p.add_argument("--screenshot", metavar="FILE", type=Path,
                    help="render the window once everything shown is loaded, save it, quit")
+    p.add_argument("--classify", nargs="?", const="", default=None, metavar="MODEL",
+                   help="classify the clip as pressing C does (saliency on), print the result "
+                        "as one JSON line on stdout, then quit (after --screenshot, if given); "
+                        "MODEL: 3 or 4 for a bundled PointNet++, or a checkpoint file "
+                        "(default: the panel's model, the bundled 3-class one)")
     p.add_argument("--size", metavar="WxH", default="1600x1000",
                    help="window size for --screenshot (default 1600x1000)")
     p.add_argument("--version", action="version", version=f"mer-viewer {__version__}")
@@ -57,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.root is not None and args.demo:
         print("mer-viewer: give a dataset folder or --demo, not both", file=sys.stderr)
         return 2
+    if args.classify is not None and args.root is None and not args.demo:
+        print("mer-viewer: --classify needs a dataset folder or --demo", file=sys.stderr)
+        return 2
     size = _size(args.size)
 
     from PySide6 import QtWidgets
@@ -75,37 +83,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .settings import open_settings
 
     settings = open_settings()
-    window = MainWindow(settings, restore=args.screenshot is None)
+    scripted = args.screenshot is not None or args.classify is not None
+    window = MainWindow(settings, restore=not scripted)
     _install_excepthook(window)
     from .first_paint import FirstPaintReporter, requested
 
     reporter = FirstPaintReporter(window) if requested() else None
-    taker = None
+    taker = classifier = None
     if args.screenshot is not None:
         from .screenshot import ScreenshotTaker
 
         window.apply_size(*size)
         taker = ScreenshotTaker(window, args.screenshot)
+    if args.classify is not None:
+        from .scripted import ScriptedClassify
+
+        def classified(ok: bool) -> None:
+            if taker is not None:
+                taker.start()  # the picture shows the result (or the error), then quits
+            else:
+                app.exit(0 if ok else 1)
+
+        classifier = ScriptedClassify(window, args.classify or None, classified)
     window.show()
 
     if args.demo:
         window.open_demo(args.clip)
     elif args.root is not None:
         window.open_dataset(args.root, args.clip)
-    elif args.screenshot is None:
+    elif not scripted:
         last = settings.value("datasets/last")
         if last and Path(str(last)).is_dir():
             window.open_dataset(str(last))
         else:
             window.messages.info("Open a CAS(ME)³ folder (File → Open, or drop it here), "
                                  "or File → Open demo corpus.")
-    if taker is not None:
+    if classifier is not None:
+        classifier.start()
+    elif taker is not None:
         taker.start()
     code = app.exec()
-    if reporter is not None:
+    if reporter is not None or scripted:
         window.shutdown()
+    if classifier is not None:
+        return 0 if classifier.ok and (taker is None or taker.ok) else 1
     if taker is not None:
-        window.shutdown()
         return 0 if taker.ok else 1
     return code
 

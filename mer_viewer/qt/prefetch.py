@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from PySide6 import QtCore
@@ -85,6 +86,8 @@ class Prefetcher(QtCore.QObject):
                               "method": method, "samplings": samplings, "sampled": sampled})
         except (MerError, OSError, ValueError):
             pass  # the switch itself will load it, and report what is wrong
+        except Exception:  # noqa: BLE001 - a bug: never lost in the executor's future
+            traceback.print_exc()
         finally:
             with self._lock:
                 self._in_flight.discard(key)

@@ -10,12 +10,40 @@ from typing import Any, Callable, Iterator
 from PySide6 import QtCore
 from superqt.utils import GeneratorWorker
 
-from ..core.errors import MerError
+from ..core.errors import MerError, describe_error  # noqa: F401 - re-exported
 from ..core.progress import Progress
 
 #: Progress reaches the GUI at most this often (ms): a fast job must not flood the event loop.
 PROGRESS_INTERVAL_MS = 80
 MIN_THREADS = 6
+
+
+class JobFailed(Exception):
+    """Carries any exception of a job's generator out of superqt's worker loop.
+
+    superqt's ``GeneratorWorker`` takes a ``RuntimeError`` (torch raises many) for "this
+    worker was deleted" and then emits neither ``errored`` nor ``finished``: the job would
+    never end. Wrapped in this type, every failure, ``BaseException`` included, reaches
+    ``errored``.
+    """
+
+    def __init__(self, original: BaseException):
+        super().__init__(describe_error(original))
+        self.original = original
+
+
+def guarded(job: Iterator[Progress]) -> Iterator[Progress]:
+    """``job``, with every exception it raises turned into :class:`JobFailed`."""
+    try:
+        return (yield from job)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - reported to the user by JobRunner
+        raise JobFailed(exc) from exc
+
+
+def original_error(exc: BaseException) -> BaseException:
+    return exc.original if isinstance(exc, JobFailed) else exc
 
 
 class _ClosingWorker(GeneratorWorker):
@@ -36,14 +64,6 @@ def single(func: Callable[..., Any], *args, message: str = "", **kwargs) -> Iter
     """Wrap a plain call as a one-step job whose final Progress carries the result."""
     yield Progress(0, 1, message)
     yield Progress(1, 1, message, func(*args, **kwargs))
-
-
-def describe_error(exc: BaseException) -> str:
-    """One readable line for the user: our errors as they are, others with their type."""
-    if isinstance(exc, MerError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass
@@ -88,7 +108,7 @@ class JobRunner(QtCore.QObject):
     def start(self, name: str, job: Iterator[Progress], label: str = "") -> None:
         """Run the generator ``job`` in a worker thread under ``name``."""
         self.cancel(name)
-        worker = _ClosingWorker(lambda: (yield from job))
+        worker = _ClosingWorker(lambda: (yield from guarded(job)))
         running = _Running(worker, label or name)
         worker.yielded.connect(lambda p, r=running, n=name: self._on_yield(n, r, p))
         worker.returned.connect(lambda _v, r=running, n=name: self._on_return(n, r))
@@ -166,6 +186,7 @@ class JobRunner(QtCore.QObject):
             return
         del self._jobs[name]
         self._dirty.discard(name)
+        exc = original_error(exc)
         if not isinstance(exc, MerError):
             traceback.print_exception(type(exc), exc, exc.__traceback__)
         self.failed.emit(name, f"{running.label}: {describe_error(exc)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from PySide6 import QtCore
 
 from mer_viewer.core.errors import DatasetError
@@ -83,3 +85,39 @@ def test_errors_are_messages_not_crashes(qtbot, tmp_path):
     window.open_dataset(tmp_path / "missing")
     qtbot.waitUntil(lambda: "does not exist" in window.messages.current, timeout=5000)
     assert window.state.dataset is None and not window.jobs.busy
+
+
+def _raising(exc: BaseException):
+    yield Progress(0, 1, "working")
+    raise exc
+
+
+def _stop_iteration_inside():
+    yield Progress(0, 1)
+    next(iter(()))  # a StopIteration inside a generator becomes a RuntimeError (PEP 479)
+
+
+@pytest.mark.parametrize("make_job, expected", [
+    (lambda: _raising(RuntimeError("one of the variables needed for gradient computation "
+                                   "has been modified by an inplace operation")),
+     "RuntimeError: one of the variables needed"),
+    (lambda: _raising(KeyboardInterrupt()), "KeyboardInterrupt"),
+    (lambda: _raising(SystemExit(3)), "SystemExit: 3"),
+    (lambda: _raising(RecursionError("maximum recursion depth exceeded")), "RecursionError"),
+    (lambda: _raising(PermissionError(13, "Permission denied", "/ro/run/x.pt")),
+     "/ro/run/x.pt: Permission denied"),
+    (_stop_iteration_inside, "RuntimeError: generator raised StopIteration"),
+])
+def test_every_exception_ends_the_job_with_a_message(qtbot, make_job, expected):
+    """superqt swallows RuntimeError (it takes it for a deleted worker): no job may hang."""
+    jobs = JobRunner()
+    failures, ends = [], []
+    jobs.failed.connect(lambda name, text: failures.append((name, text)))
+    jobs.done.connect(lambda name, _r: ends.append(("done", name)))
+    jobs.cancelled.connect(lambda name: ends.append(("cancelled", name)))
+    with qtbot.waitSignal(jobs.failed, timeout=5000):
+        jobs.start("job", make_job(), "the job")
+    assert len(failures) == 1 and failures[0][0] == "job"
+    assert failures[0][1].startswith("the job: " + expected)
+    assert ends == [] and not jobs.busy and jobs.names() == []
+    assert jobs.wait_all(3)  # the worker thread ended too (quitting never waits it out)
