@@ -24,9 +24,11 @@ def classify_job(sample, checkpoint_path: Path | None, bundled_task: str = "3"):
     the probabilities are yielded first, the result with its saliency after."""
     from ..core.ml.classify import bundled_checkpoint, classify, explain_classification
     from ..core.ml.runtime import import_torch
+    from .warm_up import freeze_heap
 
     yield Progress(0, 2, "classifying")
     import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
+    freeze_heap()
     result = classify(sample, checkpoint_path or bundled_checkpoint(bundled_task))
     best = result.probabilities[result.predicted]
     yield Progress(1, 2, f"{result.predicted} ({best:.0%}); saliency…", result)

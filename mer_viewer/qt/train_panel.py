@@ -23,10 +23,17 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
     """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
     from ..core.ml.items import build_items
     from ..core.ml.runtime import import_torch
+    from .warm_up import freeze_heap
 
     yield Progress(0, 0, "loading torch")
     import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
     from ..core.ml.train import run_training
+
+    try:  # the optimizer's first step imports it (and sympy): now, then out of the GC's sight
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass
+    freeze_heap()
 
     built = None
     for record in build_items(dataset, config.classes, preprocessing):
