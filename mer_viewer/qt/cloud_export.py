@@ -1,4 +1,4 @@
-"""The 3D views as one image: both viewports rendered offscreen at a chosen size, aligned, titled, with the legend."""
+"""The 3D views as one image: both viewports offscreen at a chosen size, titled, legend below."""
 
 from __future__ import annotations
 

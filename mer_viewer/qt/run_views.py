@@ -1,4 +1,4 @@
-"""Views of a training run: loss and UF1 curves per fold, confusion matrix, per-class table, run window."""
+"""Views of a training run: curves per fold, confusion matrix, per-class table, run window."""
 
 from __future__ import annotations
 

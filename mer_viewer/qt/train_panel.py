@@ -1,4 +1,4 @@
-"""Training panel: configure a run, train in the background with live curves; results in a window."""
+"""Training panel: configure a run, train in the background, live loss; results in a window."""
 
 from __future__ import annotations
 

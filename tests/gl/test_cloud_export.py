@@ -1,4 +1,4 @@
-"""The 3D export: both viewports rendered offscreen at the size asked, aligned, titled, legend below."""
+"""3D export: both viewports offscreen at the size asked, aligned, titled, legend below."""
 
 from __future__ import annotations
 
