@@ -290,6 +290,16 @@ def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
     return PreprocessOutcome(sample.id, True, cache_error=cache_error)
 
 
+def _files_exist(sample: Sample, params: CloudParams, root: Path | None,
+                 flow: FlowMethod | None) -> bool:
+    try:
+        files = clip_files(sample, params, root)
+    except MerError:
+        return False  # a missing frame: the worker reports it
+    return (files.cloud.is_file() and files.pair.is_file()
+            and (flow is None or files.flow(flow).is_file()))
+
+
 def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
                workers: int | None = None, root: Path | None = None,
                flow: FlowMethod | None = None) -> Iterator[Progress]:
@@ -304,21 +314,25 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
     total = len(samples)
     outcomes: list[PreprocessOutcome] = []
     workers = max(1, workers or os.cpu_count() or 1)
-    if workers == 1:
-        for i, sample in enumerate(samples, start=1):
-            outcome = _preprocess_one(sample, params, root, flow)
-            warn_cache_problem(outcome.cache_error)
-            outcomes.append(outcome)
-            yield Progress(i, total, outcome.sample_id, outcome)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in samples]
+    # Clips whose files are all there are only checked, here: no pool is started for them
+    # (forking a large process holds the GIL while it copies it, a GUI's thread included).
+    here = [s for s in samples if workers == 1 or _files_exist(s, params, root, flow)]
+    known = {id(s) for s in here}
+    pending = [s for s in samples if id(s) not in known]
+    for sample in here:
+        outcome = _preprocess_one(sample, params, root, flow)
+        warn_cache_problem(outcome.cache_error)
+        outcomes.append(outcome)
+        yield Progress(len(outcomes), total, outcome.sample_id, outcome)
+    if pending:
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+            futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in pending]
             try:
-                for i, future in enumerate(as_completed(futures), start=1):
+                for future in as_completed(futures):
                     outcome = future.result()
                     warn_cache_problem(outcome.cache_error)
                     outcomes.append(outcome)
-                    yield Progress(i, total, outcome.sample_id, outcome)
+                    yield Progress(len(outcomes), total, outcome.sample_id, outcome)
             finally:
                 for future in futures:
                     future.cancel()

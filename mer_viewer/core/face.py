@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
+import os
 import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -22,6 +26,9 @@ STABLE_LANDMARKS = (36, 39, 42, 45, 27, 28, 29, 30)
 _PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 _models_lock = threading.Lock()
 _models_cache: tuple[object, object] | None = None
+#: The helper process of ``warm_up`` (with the pid that started it: a forked child must not
+#: use its parent's) and the future that completes once it has loaded the models.
+_helper: tuple[int, ProcessPoolExecutor, Future] | None = None
 
 
 class Box(NamedTuple):
@@ -105,6 +112,75 @@ def _models() -> tuple[object, object]:
         return _models_cache
 
 
+def _models_loaded() -> bool:
+    """In the helper process, after its initializer: the models are there."""
+    return _models_cache is not None
+
+
+def warm_up() -> Future:
+    """Load dlib's face detector and landmark model in a helper process, started now;
+    from then on ``detect_landmarks`` of this process runs there.
+
+    Loading them here would hold the GIL for 1–2 s (dlib reads its 100 MB model in one
+    C++ call): a GUI would freeze on its first uncached clip. The helper is spawned
+    (never forked from a threaded process) and shared by every thread; idempotent.
+    The future's result is True once the models are loaded; if the helper cannot
+    start or load them, ``detect_landmarks`` loads them in this process instead (and
+    reports a missing model as usual).
+    """
+    global _helper
+    with _models_lock:
+        if _helper is None or _helper[0] != os.getpid():
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_models)
+            _helper = (os.getpid(), pool, pool.submit(_models_loaded))
+        return _helper[2]
+
+
+def models_ready() -> bool:
+    """Whether ``detect_landmarks`` can run without loading the models first (here or in
+    the ``warm_up`` helper)."""
+    helper = _helper
+    if helper is not None and helper[0] == os.getpid():
+        ready = helper[2]
+        return ready.done() and ready.exception() is None and bool(ready.result())
+    return _models_cache is not None
+
+
+def _helper_pool() -> ProcessPoolExecutor | None:
+    helper = _helper
+    return helper[1] if helper is not None and helper[0] == os.getpid() else None
+
+
+def _drop_helper() -> None:
+    global _helper
+    with _models_lock:
+        if _helper is not None:
+            _helper[1].shutdown(wait=False, cancel_futures=True)
+            _helper = None
+
+
+def _landmarks(rgb: np.ndarray, detect_scale: float) -> np.ndarray | None:
+    """(68, 2) float32 landmarks of the largest face, None without a face (see
+    ``detect_landmarks``); runs in whichever process has the models."""
+    import dlib
+
+    detector, predictor = _models()
+    rects, scale = [], 1.0
+    if detect_scale < 1.0:
+        small = cv2.resize(rgb, None, fx=detect_scale, fy=detect_scale, interpolation=cv2.INTER_AREA)
+        rects, scale = detector(small, 0), detect_scale
+    if len(rects) == 0:
+        rects, scale = detector(rgb, 0), 1.0
+    if len(rects) == 0:
+        return None
+    best = max(rects, key=lambda r: r.width() * r.height())
+    rect = dlib.rectangle(int(round(best.left() / scale)), int(round(best.top() / scale)),
+                          int(round(best.right() / scale)), int(round(best.bottom() / scale)))
+    shape = predictor(rgb, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
 def _check_rgb(rgb: np.ndarray, source: object) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise FrameError(str(source or "<frame>"),
@@ -120,24 +196,22 @@ def detect_landmarks(rgb: np.ndarray, source: Path | str | None = None,
     faces are ~300 px wide, far above its 80 px minimum), retried at full size if
     that finds nothing; the shape predictor always runs at full resolution.
     Raises ``FaceNotFoundError`` naming ``source`` when no face is found.
+    In the helper process of ``warm_up`` when this process started one.
     """
-    import dlib
-
     rgb = _check_rgb(rgb, source)
-    detector, predictor = _models()
-    rects, scale = [], 1.0
-    if detect_scale < 1.0:
-        small = cv2.resize(rgb, None, fx=detect_scale, fy=detect_scale, interpolation=cv2.INTER_AREA)
-        rects, scale = detector(small, 0), detect_scale
-    if len(rects) == 0:
-        rects, scale = detector(rgb, 0), 1.0
-    if len(rects) == 0:
+    pool = _helper_pool()
+    landmarks = None
+    if pool is not None:
+        try:
+            landmarks = pool.submit(_landmarks, rgb, detect_scale).result()
+        except BrokenProcessPool:  # the helper died or could not load the models: here
+            _drop_helper()
+            pool = None
+    if pool is None:
+        landmarks = _landmarks(rgb, detect_scale)
+    if landmarks is None:
         raise FaceNotFoundError(source, "no face found by the dlib HOG detector")
-    best = max(rects, key=lambda r: r.width() * r.height())
-    rect = dlib.rectangle(int(round(best.left() / scale)), int(round(best.top() / scale)),
-                          int(round(best.right() / scale)), int(round(best.bottom() / scale)))
-    shape = predictor(rgb, rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return landmarks
 
 
 def crop_box(landmarks: np.ndarray, frame_shape: tuple[int, ...], margin: float = 0.10,

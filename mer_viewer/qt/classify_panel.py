@@ -20,13 +20,19 @@ TRUE_PEN = pg.mkPen((80, 230, 120), width=3)
 
 
 def classify_job(sample, checkpoint_path: Path | None, bundled_task: str = "3"):
-    """Classify the clip (cached model, input made as in training) and explain the decision."""
-    from ..core.ml.classify import bundled_checkpoint, classify
+    """Classify the clip (cached model, input made as in training), then explain the decision:
+    the probabilities are yielded first, the result with its saliency after."""
+    from ..core.ml.classify import bundled_checkpoint, classify, explain_classification
+    from ..core.ml.runtime import import_torch
+    from .warm_up import freeze_heap
 
-    yield Progress(0, 1, "classifying")
-    result = classify(sample, checkpoint_path or bundled_checkpoint(bundled_task), explain=True)
+    yield Progress(0, 2, "classifying")
+    import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
+    freeze_heap()
+    result = classify(sample, checkpoint_path or bundled_checkpoint(bundled_task))
     best = result.probabilities[result.predicted]
-    yield Progress(1, 1, f"{result.predicted} ({best:.0%})", result)
+    yield Progress(1, 2, f"{result.predicted} ({best:.0%}); saliency…", result)
+    yield Progress(2, 2, f"{result.predicted} ({best:.0%})", explain_classification(sample, result))
 
 
 class ProbabilityChart(pg.PlotWidget):
@@ -127,6 +133,7 @@ class ClassifyPanel(QtWidgets.QWidget):
             self.result_label.setText("select a loadable clip first")
             return
         path, task = self.checkpoint()
+        self.result = None  # what arrives next is shown in full, even if it equals this one
         self.result_label.setText(f"classifying {sample.id}…")
         self.jobs.start(self.JOB, classify_job(sample, path, task), f"classifying {sample.id}")
 
@@ -142,7 +149,12 @@ class ClassifyPanel(QtWidgets.QWidget):
             return
         if self.state.sample is None or result.sample_id != self.state.sample.id:
             return
+        shown = self.result
         self.result = result
+        if (shown is not None and shown.sample_id == result.sample_id
+                and shown.probabilities == result.probabilities):
+            self._apply_saliency()  # the same classification, now with its saliency
+            return
         true = result.true or "not in this task"
         verdict = ""
         if result.true is not None:
@@ -160,6 +172,8 @@ class ClassifyPanel(QtWidgets.QWidget):
             if self.cloud_panel.saliency is not None:
                 self.cloud_panel.set_saliency("", None)
             return
+        if result.saliency is None:
+            return  # the probabilities came first; the saliency follows
         per_point = np.zeros(len(cloud), dtype=np.float32)
         for (u, v), s in zip(result.pixels, result.saliency):
             index = self.state.point_at_pixel(u, v, radius=1)

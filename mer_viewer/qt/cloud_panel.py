@@ -268,12 +268,21 @@ class CloudPanel(QtWidgets.QWidget):
         return point.describe() + ("   sampled: " + ", ".join(member) if member else "")
 
     # --- files ---------------------------------------------------------------------------------------
-    def save_screenshot(self, path: Path) -> None:
-        """Both viewports side by side (what the user sees) as an image file."""
-        holder = self.views["left"].parentWidget()
-        image = holder.grab(self.views["left"].geometry().united(self.views["right"].geometry()))
-        if not image.save(str(path)):
-            raise OSError(f"{path}: could not write the image")
+    def save_screenshot(self, path: Path, size: QtCore.QSize | None = None) -> Path:
+        """Both viewports as shown (same cameras), rendered offscreen side by side at equal
+        size under their titles, with the colour legend, as an image of ``size`` (default:
+        twice the on-screen size). Returns the path written (``.png`` added without a known
+        suffix); OSError, RuntimeError (no GL) or ValueError (too small) on failure."""
+        from . import cloud_export
+
+        views, titles = self._export_parts()
+        size = size or cloud_export.screen_size(views, titles, self.legend, self.font()) * 2
+        image, _ = cloud_export.render(views, titles, self.legend, size, self.font())
+        return cloud_export.save(image, Path(path))
+
+    def _export_parts(self):
+        return (tuple(self.views[s] for s in SIDES),
+                tuple(self.titles[s].text().strip() for s in SIDES))
 
     def export(self, what: str, path: Path) -> None:
         from ..core.export import export_cloud, write_ply
@@ -289,14 +298,21 @@ class CloudPanel(QtWidgets.QWidget):
             export_cloud(self.sampled[what], path)
 
     def _ask_screenshot(self) -> None:
+        from . import cloud_export
+
+        views, titles = self._export_parts()
+        dialog = cloud_export.ExportDialog(
+            cloud_export.screen_size(views, titles, self.legend, self.font()), self)
+        if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return
         name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the 3D views", "clouds.png",
-                                                        "Images (*.png *.jpg)")
+                                                        cloud_export.FORMATS)
         if name:
             try:
-                self.save_screenshot(Path(name))
-                self.message.emit(f"saved {name}")
-            except OSError as exc:
-                self.message.emit(str(exc))
+                written = self.save_screenshot(Path(name), dialog.size_px())
+                self.message.emit(f"saved {written}")
+            except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+                self.error.emit(f"{name}: could not save the 3D views: {describe_error(exc)}")
 
     def _ask_export(self, what: str) -> None:
         if self.state.cloud is None:

@@ -234,6 +234,28 @@ class CloudView(gl.GLViewWidget):
             return
         super().mouseMoveEvent(ev)
 
+    def render_image(self, width: int, height: int, point_scale: float = 1.0) -> QtGui.QImage:
+        """The view as shown (same camera, same content) rendered offscreen at ``width`` ×
+        ``height`` px, points ``point_scale`` times their on-screen size (so a 2× image
+        looks like the view). Raises RuntimeError when the view has no GL context yet."""
+        if not self.isValid():  # never shown: QOpenGLWidget made no context
+            raise RuntimeError("the 3D view has not been shown yet (no OpenGL context)")
+        sizes = [(item, item.size) for item in
+                 (self.context_item, self.highlight_item, self.marker_item)]
+        try:
+            for item, size in sizes:
+                item.setData(size=size * point_scale)
+            # tiles of at most 2048 px; the padding keeps points cut by a tile edge whole
+            bgra = self.renderToArray((width, height), textureSize=2048, padding=128)
+        finally:
+            for item, size in sizes:
+                item.setData(size=size)
+            self.doneCurrent()
+            self.update()
+        image = QtGui.QImage(np.ascontiguousarray(bgra).data, width, height, width * 4,
+                             QtGui.QImage.Format.Format_RGB32)
+        return image.copy()  # owns its pixels (the array goes away)
+
     def grab_rgb(self) -> np.ndarray:
         """The rendered viewport as (h, w, 3) uint8 (for tests and screenshots)."""
         image = self.grabFramebuffer().convertToFormat(QtGui.QImage.Format.Format_RGB888)

@@ -82,31 +82,53 @@ class ColorLegend(QtWidgets.QWidget):
 
     def paintEvent(self, _event) -> None:
         p = QtGui.QPainter(self)
+        text_col = self.palette().color(QtGui.QPalette.ColorRole.WindowText)
+        self.paint(p, self.width(), text_col)
+        p.end()
+
+    def height_for(self, width: float) -> float:
+        """The height ``paint`` needs at ``width`` (logical pixels, this widget's font)."""
+        image = QtGui.QImage(1, 1, QtGui.QImage.Format.Format_RGB32)
+        p = QtGui.QPainter(image)
+        p.setFont(self.font())
+        height = self.paint(p, width, QtGui.QColor(0, 0, 0), measure_only=True)
+        p.end()
+        return height
+
+    def paint(self, p: QtGui.QPainter, width: float, text_col: QtGui.QColor,
+              measure_only: bool = False) -> float:
+        """Draw the legend from (0, 0) at ``width`` with ``p`` (a widget or an exported
+        image); returns the height used."""
         fm = p.fontMetrics()
         rows = self._rows()
-        text_col = self.palette().color(QtGui.QPalette.ColorRole.WindowText)
+        h = max(14, fm.height() + 2)
         if not rows:
-            p.setPen(text_col)
-            p.drawText(self.rect().adjusted(4, 0, -4, 0),
-                       QtCore.Qt.AlignmentFlag.AlignVCenter, self.text())
-            return
-        h = self._row_height()
+            if not measure_only:
+                p.setPen(text_col)
+                p.drawText(QtCore.QRectF(4, 0, width - 8, h + 4),
+                           QtCore.Qt.AlignmentFlag.AlignVCenter, self.text())
+            return h + 4
         y = 2
         name_w = max(fm.horizontalAdvance(r[0]) for r in rows) + 8
-        bar_w = max(60, int(self.width() * 0.35))
+        bar_w = max(60, int(width * 0.35))
         for name, what, grad, lo, hi in rows:
-            p.setPen(text_col)
-            p.drawText(QtCore.QRectF(4, y, name_w, h), QtCore.Qt.AlignmentFlag.AlignVCenter, name)
-            x = 4 + name_w + fm.horizontalAdvance(lo) + 4
-            p.drawText(QtCore.QRectF(4 + name_w, y, x, h), QtCore.Qt.AlignmentFlag.AlignVCenter, lo)
-            p.fillRect(QtCore.QRectF(x, y + 3, bar_w, h - 6), QtGui.QBrush(grad))
-            p.drawText(QtCore.QRectF(x + bar_w + 4, y, self.width(), h),
-                       QtCore.Qt.AlignmentFlag.AlignVCenter, f"{hi}   {what}")
+            if not measure_only:
+                p.setPen(text_col)
+                p.drawText(QtCore.QRectF(4, y, name_w, h), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                           name)
+                x = 4 + name_w + fm.horizontalAdvance(lo) + 4
+                p.drawText(QtCore.QRectF(4 + name_w, y, x, h),
+                           QtCore.Qt.AlignmentFlag.AlignVCenter, lo)
+                p.fillRect(QtCore.QRectF(x, y + 3, bar_w, h - 6), QtGui.QBrush(grad))
+                p.drawText(QtCore.QRectF(x + bar_w + 4, y, width, h),
+                           QtCore.Qt.AlignmentFlag.AlignVCenter, f"{hi}   {what}")
             y += h
         if self.mode in BLACK_STILL:
-            p.drawText(QtCore.QRectF(4, y, self.width(), h), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       NO_MOTION)
-        p.end()
+            if not measure_only:
+                p.drawText(QtCore.QRectF(4, y, width, h), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                           NO_MOTION)
+            y += h
+        return y + 2
 
     def _row_height(self) -> int:
         return max(14, self.fontMetrics().height() + 2)

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.paths import demo_root
+from . import warm_up
 from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
@@ -75,6 +76,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._persist = restore
         if restore:
             self.restore_settings()
+        # once the event loop runs (the window shown): face models load in a helper process
+        QtCore.QTimer.singleShot(0, warm_up.start)
 
     def apply_size(self, width: int, height: int) -> None:
         """Resize the window and share it out: browser ~21 %, 3D views ~40 % of the width."""

@@ -1,4 +1,4 @@
-"""Training panel: configure a run, train in the background with live curves, show results."""
+"""Training panel: configure a run, train in the background, live loss; results in a window."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..core.paths import data_dir
 from ..core.progress import Progress
-from .run_views import CurvesView, ResultsView
+from .run_views import CurvesView, ResultsView, RunWindow
 from .state import ViewerState
 from .workers import JobRunner
 
@@ -22,7 +22,18 @@ TASKS = ("3", "4", "7", "objective")
 def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event):
     """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
     from ..core.ml.items import build_items
+    from ..core.ml.runtime import import_torch
+    from .warm_up import freeze_heap
+
+    yield Progress(0, 0, "loading torch")
+    import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
     from ..core.ml.train import run_training
+
+    try:  # the optimizer's first step imports it (and sympy): now, then out of the GC's sight
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass
+    freeze_heap()
 
     built = None
     for record in build_items(dataset, config.classes, preprocessing):
@@ -38,8 +49,18 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
                             cancel=cancel)
 
 
+def _fold_labels(folder: Path) -> list[str] | None:
+    """``test spNO.1`` per fold of ``folds.json`` (None without one: the curves number them)."""
+    try:
+        folds = json.loads((folder / "folds.json").read_text())
+        return [f"test {', '.join(f['test'])}" for f in folds]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class TrainPanel(QtWidgets.QWidget):
-    """Model, classes, protocol, epochs, N, sampling, device and output folder; Start/Cancel."""
+    """Model, classes, protocol, epochs, N, sampling, device and output folder; Start/Cancel;
+    progress and compact live curves. A finished (or opened) run opens in ``run_window``."""
 
     JOB = "train"
     checkpointReady = QtCore.Signal(object)  # Path of model.pt / a fold checkpoint
@@ -68,49 +89,57 @@ class TrainPanel(QtWidgets.QWidget):
         self.device.addItems(("auto", "cpu", "cuda", "mps"))
         self.final = QtWidgets.QCheckBox("train a final model on all subjects", checked=True)
         self.out = QtWidgets.QLineEdit()
-        self.out.setPlaceholderText("run folder (default: a new folder under the data dir)")
+        self.out.setPlaceholderText("run folder (default: new, in the data dir)")
         browse = QtWidgets.QToolButton(text="…")
         browse.clicked.connect(self._ask_out)
         self.start_button = QtWidgets.QPushButton("Train")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.open_button = QtWidgets.QPushButton("Open run…")
+        self.results_button = QtWidgets.QPushButton("Run window…")
+        self.results_button.setToolTip("the running run's curves, or the last finished or "
+                                       "opened run: metrics, confusion matrix, curves")
+        self.results_button.setEnabled(False)
         self.progress = QtWidgets.QProgressBar()
         self.status = QtWidgets.QLabel("idle")
-        self.status.setWordWrap(True)
-        self.curves = CurvesView()
-        self.results = ResultsView()
+        # one line, cut at the panel's edge: a wrapping label makes the scroll area size the
+        # panel by its preferred height, which pushed the live curve out of sight
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                  QtWidgets.QSizePolicy.Policy.Preferred)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.curves = CurvesView(compact=True)
+        self.run_window = RunWindow(self)
 
+        # three settings a row: the dock is short, the live curve needs what is left
         form = QtWidgets.QGridLayout()
+        form.setVerticalSpacing(2)
         cells = [("model", self.model), ("classes", self.classes), ("protocol", self.protocol),
                  ("epochs", self.epochs), ("N", self.points), ("sampling", self.sampling),
                  ("device", self.device)]
         for i, (label, widget) in enumerate(cells):
-            form.addWidget(QtWidgets.QLabel(label), i // 2, 2 * (i % 2))
-            form.addWidget(widget, i // 2, 2 * (i % 2) + 1)
+            form.addWidget(QtWidgets.QLabel(label), i // 3, 2 * (i % 3))
+            form.addWidget(widget, i // 3, 2 * (i % 3) + 1)
+        form.addWidget(self.final, 2, 2, 1, 4)
         out_row = QtWidgets.QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
-        buttons = QtWidgets.QHBoxLayout()
-        for w in (self.start_button, self.cancel_button, self.open_button):
-            buttons.addWidget(w)
-        tabs = QtWidgets.QTabWidget()
-        tabs.addTab(self.curves, "Curves")
-        tabs.addTab(self.results, "Results")
-        self.tabs = tabs
+        for w in (self.start_button, self.cancel_button, self.open_button, self.results_button):
+            out_row.addWidget(w)
+        progress_row = QtWidgets.QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.status, 3)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(3)
         lay.addLayout(form)
-        lay.addWidget(self.final)
         lay.addLayout(out_row)
-        lay.addLayout(buttons)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.status)
-        lay.addWidget(tabs, 1)
+        lay.addLayout(progress_row)
+        lay.addWidget(self.curves, 1)
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.open_button.clicked.connect(self._ask_run)
+        self.results_button.clicked.connect(self.show_results)
         jobs.progress.connect(self._on_progress)
         jobs.partial.connect(self._on_partial)
         jobs.done.connect(self._on_done)
@@ -118,6 +147,10 @@ class TrainPanel(QtWidgets.QWidget):
         jobs.cancelled.connect(lambda name: name == self.JOB and self._finished("cancelled"))
         self._cancel = threading.Event()
         self.run_dir: Path | None = None
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)  # the label shows one line; the tip all of it
 
     # --- configuration -------------------------------------------------------------------------
     def config(self):
@@ -151,21 +184,21 @@ class TrainPanel(QtWidgets.QWidget):
     def start(self) -> None:
         dataset = self.state.dataset
         if dataset is None:
-            self.status.setText("open a dataset first")
+            self._say("open a dataset first")
             return
         try:
             config = self.config()
         except Exception as exc:  # noqa: BLE001 - a MerError naming the bad field
-            self.status.setText(str(exc))
+            self._say(str(exc))
             return
         self.run_dir = self.out_dir()
         self._cancel = threading.Event()
         self.curves.clear()
-        self.results.clear()
-        self.tabs.setCurrentWidget(self.curves)
+        self.run_window.start_live(self.run_dir)
+        self.results_button.setEnabled(True)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"training {config.model}, {config.classes} classes, "
+        self._say(f"training {config.model}, {config.classes} classes, "
                             f"{config.protocol} → {self.run_dir}")
         self.jobs.start(self.JOB, training_job(dataset, config, self.preprocessing(config),
                                                self.run_dir, self._cancel),
@@ -182,16 +215,17 @@ class TrainPanel(QtWidgets.QWidget):
             self.progress.setRange(0, record.total)
             self.progress.setValue(min(record.step, record.total))
         if record.message:
-            self.status.setText(record.message)
+            self._say(record.message)
 
     def _on_partial(self, name: str, result) -> None:
         if name != self.JOB:
             return
         if isinstance(result, tuple) and result[0] == "items":
             for sample_id, error in result[1].failed:
-                self.status.setText(f"skipping {sample_id}: {error}")
+                self._say(f"skipping {sample_id}: {error}")
             return
         self.curves.add(result)
+        self.run_window.curves.add(result)
         if getattr(result, "phase", "") == "done" and result.metrics is not None:
             self.results.show_metrics(result.metrics, self.run_dir)
 
@@ -205,7 +239,7 @@ class TrainPanel(QtWidgets.QWidget):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if how != "done":
-            self.status.setText(f"training {how}")
+            self._say(f"training {how}")
 
     # --- earlier runs --------------------------------------------------------------------------
     def _ask_run(self) -> None:
@@ -215,19 +249,33 @@ class TrainPanel(QtWidgets.QWidget):
             self.open_run(Path(folder))
 
     def open_run(self, folder: Path) -> bool:
-        """Show a finished run's metrics, confusion matrix and curves (from its files)."""
+        """Show a finished run's metrics, confusion matrix and curves (from its files) in
+        the run window."""
         metrics_file = Path(folder) / "metrics.json"
         if not metrics_file.is_file():
-            self.status.setText(f"{folder}: no metrics.json (not a finished run)")
+            self._say(f"{folder}: no metrics.json (not a finished run)")
             return False
-        metrics = json.loads(metrics_file.read_text())
-        history_file = Path(folder) / "history.json"
-        history = json.loads(history_file.read_text()) if history_file.is_file() else []
-        self.results.show_metrics_dict(metrics, Path(folder))
-        self.curves.show_history(history)
-        self.tabs.setCurrentWidget(self.results)
-        self.status.setText(f"run {folder}: UF1 {metrics['uf1']:.2%}, UAR {metrics['uar']:.2%}")
+        try:
+            metrics = json.loads(metrics_file.read_text())
+            history_file = Path(folder) / "history.json"
+            history = json.loads(history_file.read_text()) if history_file.is_file() else []
+            self.run_window.show_run(metrics, history, Path(folder), _fold_labels(Path(folder)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._say(f"{folder}: unreadable run files ({type(exc).__name__}: {exc})")
+            return False
+        self.results_button.setEnabled(True)
+        self._say(f"run {folder}: UF1 {metrics['uf1']:.2%}, UAR {metrics['uar']:.2%}")
         model = Path(folder) / "model.pt"
         if model.is_file():
             self.checkpointReady.emit(model)
         return True
+
+    @property
+    def results(self) -> ResultsView:
+        """The run window's metrics, confusion matrix and per-class table."""
+        return self.run_window.results
+
+    def show_results(self) -> None:
+        self.run_window.show()
+        self.run_window.raise_()
+        self.run_window.activateWindow()

@@ -7,8 +7,10 @@ Run (a real X display is needed for the 3D views; Xvfb gives Mesa's llvmpipe):
 Without DEMO_ROOT a small demo corpus (2 subjects × 3 clips) is built in a temporary
 folder. Settings, cache and data folders are private to the run; the clips are
 cached first with ``mer preprocess`` (cloud, aligned pair and the default TV-L1 flow).
-Prints one markdown table: median and spread (min–max) of each measure against its goal.
-``--starts 0`` or ``--frames 0`` skip the cold starts or the 3D frame rate.
+Prints markdown tables: median and spread (min–max) of each measure against its goal,
+and the longest GUI-thread block of each journey. ``--starts 0``, ``--rounds 0``,
+``--frames 0`` or ``--no-blocks`` skip the cold starts, the clip switches, the 3D frame
+rate or the GUI-thread blocks.
 
 1. Cold start: a fresh ``mer-viewer ROOT`` process until the main window's first paint
    (``MER_VIEWER_REPORT_FIRST_PAINT``, see ``mer_viewer/qt/first_paint.py``), which also
@@ -23,6 +25,15 @@ Prints one markdown table: median and spread (min–max) of each measure against
    had its neighbours read (``mer_viewer/qt/prefetch.py``).
 3. 3D frame rate: one ``CloudView`` with 100k points, the camera orbiting; per frame
    ``update()``, events processed until the view's paint event, then ``glFinish``.
+4. GUI-thread blocks: a 10 ms ``Heartbeat`` timer runs on the GUI thread while the
+   event loop does each journey in a fresh window (before anything else in this
+   process, so nothing is loaded yet); its longest gap between ticks is the longest
+   time the GUI could not react. Journeys: start-up (window shown, the first cached
+   clip loaded, 3 s idle), the first clip not in the cache (a fresh cache folder),
+   classify with the bundled 3-class PointNet++ by the C key (first: torch and the
+   model load; again), building the training items and a tiny training run through
+   the Train panel (PointNet, N 1024, ``--train-epochs``, LOSO) until its results
+   show. Also the classify latency: key press to the probabilities painted.
 """
 
 from __future__ import annotations
@@ -258,6 +269,168 @@ def gl_renderer() -> str:
     return name.decode() if name else "?"
 
 
+# --- 4. GUI-thread blocks (heartbeat) --------------------------------------------------------
+
+class Heartbeat:
+    """A 10 ms timer on the GUI thread. The longest gap between two of its ticks is the
+    longest time the GUI thread could not react: a slow slot or paint, or a worker thread
+    holding the GIL (a C extension loading a model, a shared library being linked)."""
+
+    def __init__(self, interval_ms: int = 10):
+        from PySide6 import QtCore
+
+        self.timer = QtCore.QTimer()
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.ticks: list[float] = []
+
+    def _tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+
+    def start(self) -> None:
+        self.ticks = [time.perf_counter()]
+        self.timer.start()
+
+    def stop(self) -> tuple[float, float]:
+        """(longest gap in ms, seconds from start to that gap's beginning)."""
+        self.timer.stop()
+        self._tick()
+        gaps = np.diff(self.ticks)
+        i = int(np.argmax(gaps))
+        return float(gaps[i]) * 1e3, self.ticks[i] - self.ticks[0]
+
+
+def _wait_until(condition, timeout_s: float, what: str) -> None:
+    """Run the event loop (never sleep on the GUI thread) until ``condition()`` holds."""
+    from PySide6 import QtCore
+
+    loop = QtCore.QEventLoop()
+    poll = QtCore.QTimer(interval=5)
+    poll.timeout.connect(lambda: condition() and loop.quit())
+    QtCore.QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    poll.start()
+    if not condition():
+        loop.exec()
+    poll.stop()
+    if not condition():
+        raise RuntimeError(f"{what}: not done after {timeout_s:.0f} s")
+
+
+def _idle(seconds: float) -> None:
+    from PySide6 import QtCore
+
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def gui_blocks(root: Path, train_epochs: int) -> list[tuple[str, float, str]]:
+    """Longest GUI-thread block (ms) of each user journey, in one fresh window:
+    start-up, the first uncached clip, classify (first and again), building the
+    training items and a tiny training run; plus the classify latency from the key
+    press to the probabilities painted. Rows: (case, ms, note)."""
+    from PySide6 import QtCore, QtGui, QtTest
+
+    from mer_viewer.core.dataset import Dataset
+    from mer_viewer.qt.main_window import MainWindow
+    from mer_viewer.qt.screenshot import settled
+
+    rows = []
+    beat = Heartbeat()
+    settings = QtCore.QSettings(os.path.join(os.environ["XDG_CONFIG_HOME"], "blocks.ini"),
+                                QtCore.QSettings.Format.IniFormat)
+    samples = Dataset.open(root).samples
+    window = MainWindow(settings, restore=False)
+    window.apply_size(1600, 1000)
+    window.prefetch.enabled = False  # only the clip asked for is loaded
+    window.show()
+    beat.start()
+    window.open_dataset(root, f"{samples[0].subject}/{samples[0].clip}_{samples[0].onset}")
+    _wait_until(lambda: window.state.sample is not None and settled(window), 300, "start-up")
+    _idle(3.0)  # background work started with the window (models warming up) ends here
+    ms, at = beat.stop()
+    rows.append(("start-up: window shown, cached clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
+
+    # the first clip whose cloud is not cached: face models, alignment, flow
+    cached = os.environ["XDG_CACHE_HOME"]
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mer-bench-fresh-cache-")
+    _forget_clips(window)
+    beat.start()
+    window.state.set_row(samples[1])
+    _wait_until(lambda: settled(window), 300, "first uncached clip")
+    ms, at = beat.stop()
+    rows.append(("first uncached clip (fresh cache)", ms, f"at {at:.2f} s"))
+    os.environ["XDG_CACHE_HOME"] = cached
+
+    # classify the shown (preprocessed) clip with the bundled 3-class PointNet++: key C
+    window.state.set_row(samples[0])
+    _wait_until(lambda: settled(window), 300, "back to the first clip")
+    panel = window.classify_panel
+    chart = panel.chart.viewport()
+    painted = PaintClock({"chart": chart})
+    got: list[float] = []
+    window.jobs.partial.connect(lambda name, _r: name == panel.JOB and got.append(
+        time.perf_counter()))
+    latencies, arrivals = [], []  # to the probabilities painted / reaching the GUI thread
+    for attempt in range(4):
+        panel.result = None
+        got.clear()
+        window.activateWindow()
+        _idle(0.3)
+        beat.start()
+        t0 = time.perf_counter()
+        QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_C)
+        if not window.jobs.is_running(panel.JOB) and panel.result is None:
+            window.findChild(QtGui.QAction, "classify").trigger()  # the window had no focus
+        _wait_until(lambda: panel.result is not None and painted.since(got[0] if got else
+                                                                       1e99) is not None,
+                    300, "classify")
+        latencies.append(painted.since(t0)["chart"])
+        arrivals.append((got[0] - t0) * 1e3)
+        _wait_until(lambda: not window.jobs.busy, 60, "classify job end")
+        ms, at = beat.stop()
+        if attempt == 0:
+            rows.append(("classify, first (torch and the model loaded)", ms, f"at {at:.2f} s"))
+        elif attempt == 1:
+            rows.append(("classify, again", ms, f"at {at:.2f} s"))
+    rows.append(("classify latency, key press → probabilities painted, first", latencies[0],
+                 f"bundled 3-class PointNet++, CPU; result in the GUI thread after "
+                 f"{arrivals[0]:.0f} ms"))
+    rows.append(("classify latency, key press → probabilities painted, again (median)",
+                 float(np.median(latencies[1:])),
+                 f"{len(latencies) - 1} runs; result in the GUI thread after "
+                 f"{np.median(arrivals[1:]):.0f} ms (median)"))
+
+    # a tiny training run through the Train panel
+    train = window.train_panel
+    train.model.setCurrentText("pointnet")
+    train.classes.setCurrentText("3")
+    train.protocol.setCurrentText("loso")
+    train.epochs.setValue(train_epochs)
+    train.points.setCurrentText("1024")
+    train.device.setCurrentText("cpu")
+    train.out.setText(tempfile.mkdtemp(prefix="mer-bench-run-"))
+    items: list[float] = []
+    window.jobs.partial.connect(lambda name, r: name == train.JOB and isinstance(r, tuple)
+                                and r[0] == "items" and items.append(time.perf_counter()))
+    beat.start()
+    train.start()
+    _wait_until(lambda: bool(items), 600, "building the training items")
+    ms, at = beat.stop()
+    rows.append(("building the training items", ms, f"at {at:.2f} s"))
+    beat.start()
+    _wait_until(lambda: train.start_button.isEnabled(), 1200, "training")
+    _idle(0.5)  # the results shown when it finished
+    ms, at = beat.stop()
+    rows.append((f"training (pointnet, N 1024, {train_epochs} epoch(s), LOSO) to results shown",
+                 ms, f"at {at:.2f} s; {train.status.text()[:60]}"))
+    window.session.undo.setClean()
+    window.shutdown()
+    window.close()
+    return rows
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -268,6 +441,10 @@ def main(argv=None) -> int:
                         help="passes over the clips: 1 of first visits, the rest revisits")
     parser.add_argument("--frames", type=int, default=60, help="frames per frame-rate run")
     parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--blocks", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the longest GUI-thread blocks (heartbeat; default on)")
+    parser.add_argument("--train-epochs", type=int, default=1,
+                        help="epochs of the tiny training run of --blocks (default 1)")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         print("bench_gui: needs an X display; run it under xvfb-run (see the docstring)",
@@ -299,7 +476,9 @@ def main(argv=None) -> int:
     app = QtWidgets.QApplication(sys.argv[:1])
     guard = protect(app)  # noqa: F841 - as the app does
     renderer = gl_renderer()
-    first, ahead, again = clip_switch(root, args.rounds)
+    # first: nothing (face models, torch) loaded in this process yet
+    blocks = gui_blocks(root, args.train_epochs) if args.blocks else []
+    first, ahead, again = clip_switch(root, args.rounds) if args.rounds > 0 else ({}, {}, {})
     sizes = ((320, 520), (960, 720)) if args.frames > 0 else ()
     fps = [((w, h), frame_rate(args.points, (w, h), args.frames, 5)) for w, h in sizes]
 
@@ -324,6 +503,15 @@ def main(argv=None) -> int:
         med, lo, hi = _stats(rates)
         print(f"| 3D viewport, {args.points // 1000}k points, {w}×{h} px | {med:.1f} fps | "
               f"{lo:.1f}–{hi:.1f} fps | {len(rates)}×{args.frames} frames | ≥ 20 fps |")
+    if blocks:
+        print()
+        print("| case | longest GUI-thread block | goal | note |")
+        print("|---|---|---|---|")
+        for case, ms, note in blocks:
+            latency = case.startswith("classify latency")
+            goal = ("≤ 300 ms" if "again" in case else "") if latency else "< 100 ms"
+            what = "(latency)" if latency else ""
+            print(f"| {case} | {ms:.0f} ms {what} | {goal} | {note} |")
     return 0
 
 

@@ -157,3 +157,15 @@ def test_preprocess_cli_caches_the_flow_for_the_viewer(demo_copy, capsys):
         assert load_flow(files.flow("dis")) is not None and load_pair(files.pair) is not None
     assert main(["preprocess", str(demo_copy), "--flow", "dis", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["from_cache"] == len(samples)
+
+
+def test_preprocess_starts_no_pool_for_cached_clips(demo_copy, tmp_path, monkeypatch):
+    """A process pool is only started for clips missing from the cache (forking the GUI's
+    process, with torch loaded, held the GIL long enough to freeze it)."""
+    samples = Dataset.open(demo_copy).samples[:2]
+    root = tmp_path / "cache"
+    list(preprocess(samples, workers=1, root=root))
+    monkeypatch.setattr(cache, "ProcessPoolExecutor", None)  # any pool: a TypeError
+    outcomes = list(preprocess(samples, workers=2, root=root))[-1].result
+    assert sorted(o.sample_id for o in outcomes) == sorted(s.id for s in samples)
+    assert all(o.ok and o.cached for o in outcomes)

@@ -259,3 +259,32 @@ def test_alignment_provenance_is_json_ready(onset, onset_landmarks):
     record = face.align(onset, onset, onset_landmarks, onset_landmarks, box, "ecc").as_dict()
     assert json.loads(json.dumps(record))["method"] == "ecc"
     assert np.allclose(record["matrix"], np.eye(2, 3), atol=1e-3)
+
+
+def test_warm_up_helper_gives_the_same_landmarks_and_loads_nothing_here(onset, onset_landmarks,
+                                                                        monkeypatch):
+    """After ``warm_up`` the models live in a helper process: detection there equals
+    detection here, and this process never loads them (which would hold the GIL ~1–2 s)."""
+    monkeypatch.setattr(face, "_models_cache", None)  # as in a process that never detected
+    monkeypatch.setattr(face, "_helper", None)
+    ready = face.warm_up()
+    try:
+        assert face.warm_up() is ready  # idempotent: one helper
+        assert ready.result(timeout=120) and face.models_ready()
+        np.testing.assert_array_equal(face.detect_landmarks(onset, "canvas"), onset_landmarks)
+        with pytest.raises(FaceNotFoundError, match="blank.jpg"):
+            face.detect_landmarks(np.zeros((720, 1280, 3), np.uint8), "blank.jpg")
+        assert face._models_cache is None
+    finally:
+        face._drop_helper()
+
+
+def test_a_dead_helper_falls_back_to_this_process(onset, onset_landmarks, monkeypatch):
+    monkeypatch.setattr(face, "_helper", None)
+    face.warm_up().result(timeout=120)
+    pool = face._helper[1]
+    for process in list(pool._processes.values()):
+        process.kill()
+        process.join()
+    np.testing.assert_array_equal(face.detect_landmarks(onset), onset_landmarks)
+    assert face._helper is None and face._models_cache is not None

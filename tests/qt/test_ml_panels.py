@@ -37,8 +37,13 @@ def test_classify_shows_probabilities_and_saliency(qtbot, demo_corpus, tmp_path,
     panel.add_checkpoint(tiny_checkpoint)
     panel.saliency_check.setChecked(True)
     window.findChild(QtGui.QAction, "classify").trigger()  # the action of the C shortcut
+    # the probabilities are shown first, then the same result with its saliency
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    first = panel.result
+    assert panel.chart.values == first.probabilities
+    qtbot.waitUntil(lambda: panel.result.saliency is not None, timeout=60_000)
     result = panel.result
+    assert result.probabilities == first.probabilities
     assert set(result.probabilities) == {"negative", "positive", "surprise"}
     assert abs(sum(result.probabilities.values()) - 1) < 1e-4
     assert result.predicted == max(result.probabilities, key=result.probabilities.get)
@@ -87,6 +92,18 @@ def test_training_runs_with_live_curves_and_results(qtbot, demo_corpus, tmp_path
     assert (out / "metrics.json").is_file(), panel.status.text()
     metrics = json.loads((out / "metrics.json").read_text())
     assert panel.curves.loss and all(np.isfinite(panel.curves.loss))
+    # LOSO over 2 subjects and the final model: three folds, drawn as three pieces
+    folds = json.loads((out / "folds.json").read_text())
+    y = panel.curves.loss_curve.yData
+    assert len(panel.curves.folds) == len(folds) + 1 >= 3
+    assert np.isnan(y).sum() == len(panel.curves.folds) - 1
+    # on finish the run opens in its own window, at a usable size
+    run_window = panel.run_window
+    assert run_window.isVisible() and run_window.width() >= 800
+    assert f"UF1 {metrics['uf1']:.2%}" in run_window.results.summary.text()
+    confusion = run_window.results.confusion
+    assert [confusion.horizontalHeaderItem(i).text() for i in range(confusion.columnCount())] \
+        == metrics["classes"]
     assert panel.results.confusion.rowCount() == len(metrics["classes"])
     total = sum(int(panel.results.confusion.item(i, j).text())
                 for i in range(len(metrics["classes"])) for j in range(len(metrics["classes"])))
@@ -95,8 +112,14 @@ def test_training_runs_with_live_curves_and_results(qtbot, demo_corpus, tmp_path
     assert checkpoints == [out / "model.pt"]  # offered to the classification panel
     assert window.classify_panel.checkpoint()[0] == out / "model.pt"
 
+    run_window.close()
     panel.results.clear()
     assert panel.open_run(out) and panel.results.confusion.rowCount() == len(metrics["classes"])
+    assert run_window.isVisible()
+    x, y = run_window.curves.loss_curve.xData, run_window.curves.loss_curve.yData
+    history = json.loads((out / "history.json").read_text())
+    assert np.isfinite(y).sum() == sum(len(h["loss"]) for h in history)
+    assert np.isnan(y).sum() == len(history) - 1  # the folds of history.json stay apart
 
 
 def test_training_cancel_keeps_gui_responsive(qtbot, demo_corpus, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,22 +76,37 @@ def classify(sample: Sample, checkpoint_path: Path | None = None,
              cache_root: Path | None = None, explain: bool = False) -> Classification:
     """Predicted class and probabilities of ``sample`` (bundled 3-class model by default),
     its input made exactly as the checkpoint's training data was; ``explain`` adds the
-    per-point saliency of the predicted class."""
-    from .inference import predict, saliency, uses_test_time_flip
+    per-point saliency of the predicted class (see ``explain_classification``)."""
+    from .inference import predict, uses_test_time_flip
 
     checkpoint, model = load_for_inference(checkpoint_path)
-    preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
-    cloud = cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
-    features = cloud.network_input
-    probabilities = predict(model, features, mirror=uses_test_time_flip(checkpoint))
+    cloud = _input_cloud(sample, checkpoint, cache_root)
+    probabilities = predict(model, cloud.network_input, mirror=uses_test_time_flip(checkpoint))
     names = list(checkpoint.class_names)
     best = int(np.argmax(probabilities))
-    return Classification(
+    result = Classification(
         sample_id=sample.id,
         predicted=names[best],
         probabilities={name: float(p) for name, p in zip(names, probabilities)},
         true=sample.label(task_of(checkpoint)),
         checkpoint=checkpoint.path,
-        pixels=cloud.pixels[cloud.sampled] if explain else None,
-        saliency=saliency(model, features, best) if explain else None,
     )
+    return explain_classification(sample, result, cache_root) if explain else result
+
+
+def explain_classification(sample: Sample, result: Classification,
+                           cache_root: Path | None = None) -> Classification:
+    """``result`` (of ``classify``) with ``pixels`` and ``saliency`` of its predicted class:
+    a backward pass as long as the prediction, so a GUI shows the probabilities first."""
+    from .inference import saliency
+
+    checkpoint, model = load_for_inference(result.checkpoint)
+    cloud = _input_cloud(sample, checkpoint, cache_root)
+    best = list(checkpoint.class_names).index(result.predicted)
+    return replace(result, pixels=cloud.pixels[cloud.sampled],
+                   saliency=saliency(model, cloud.network_input, best))
+
+
+def _input_cloud(sample: Sample, checkpoint, cache_root: Path | None):
+    preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
+    return cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)

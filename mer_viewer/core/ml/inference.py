@@ -65,10 +65,13 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
     with _in_eval_mode(model), torch.no_grad():
         for i in range(0, len(x), batch_size):
             chunk = x[i:i + batch_size]
-            views = [chunk, mirrored(chunk)] if mirror else [chunk]
-            probs = [torch.softmax(model(torch.from_numpy(v).to(dev)).float(), dim=1)
-                     for v in views]
-            out.append((sum(probs) / len(probs)).cpu().numpy())
+            # the mirror images in the same forward pass (eval mode: each cloud's output
+            # is its own): ~20 % faster than a second pass for one clip on a CPU
+            both = np.concatenate([chunk, mirrored(chunk)]) if mirror else chunk
+            probs = torch.softmax(model(torch.from_numpy(both).to(dev)).float(), dim=1)
+            if mirror:
+                probs = (probs[:len(chunk)] + probs[len(chunk):]) / 2
+            out.append(probs.cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)
     return probs[0] if single else probs
 

@@ -1,4 +1,5 @@
-"""Process-wide settings that make CPU training fast: the C allocator and bfloat16 support."""
+"""Process-wide runtime: the C allocator, bfloat16 support, and importing torch without freezing
+other threads."""
 
 from __future__ import annotations
 
@@ -46,3 +47,44 @@ def native_bf16(device) -> bool:
         checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
         return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
     return False
+
+
+def import_torch():
+    """``import torch`` without holding the GIL while its 400 MB of native libraries link.
+
+    Python's import opens an extension module with the GIL held: torch's ``_C``
+    (libtorch_cpu and friends) takes 0.4–0.9 s, during which no other thread of
+    the process runs (a GUI freezes). ``dlopen`` called through ctypes releases the
+    GIL, so the libraries are linked first that way; the import then finds them
+    loaded. Call it from a worker thread. Returns the torch module.
+    """
+    if "torch" in sys.modules:
+        return sys.modules["torch"]
+    if sys.platform.startswith("linux"):
+        _preload_torch_libraries()
+    import torch
+
+    return torch
+
+
+def _preload_torch_libraries() -> None:
+    import glob
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    folder = spec.submodule_search_locations[0]
+    # torch itself loads its global dependencies first, with RTLD_GLOBAL: the same order
+    files = (glob.glob(os.path.join(folder, "lib", "libtorch_global_deps.so"))
+             + glob.glob(os.path.join(folder, "_C.*.so")))
+    try:
+        libc = ctypes.CDLL(None)
+        dlopen = libc.dlopen
+    except (OSError, AttributeError):
+        return
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
+    for name in files:  # a failure here only means the import links them itself
+        dlopen(os.fsencode(name), os.RTLD_NOW | os.RTLD_GLOBAL)

@@ -1,0 +1,70 @@
+"""Run views: folds are separate pieces of the curves, never joined as if they were epochs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mer_viewer.qt.run_views import CurvesView, RunWindow
+
+
+def _pieces(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    """The runs of finite points between NaN breaks, as lists of y."""
+    out, current = [], []
+    for value in y:
+        if np.isfinite(value):
+            current.append(float(value))
+        elif current:
+            out.append(current)
+            current = []
+    return out + ([current] if current else [])
+
+
+HISTORY = [{"loss": [1.2, 0.9, 0.7], "train_accuracy": [0.3, 0.5, 0.6],
+            "train_uf1": [0.2, 0.4, 0.5], "val_uf1": [0.3, 0.35, 0.45]},
+           {"loss": [1.1, 0.8, 0.6], "train_accuracy": [0.3, 0.5, 0.7],
+            "train_uf1": [0.25, 0.45, 0.6], "val_uf1": [0.2, 0.3, 0.5]}]
+
+
+def test_a_two_fold_history_is_two_pieces_with_fold_marks(qtbot):
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.show_history(HISTORY)
+    for curve, key in ((view.loss_curve, "loss"), (view.train_curve, "train_uf1"),
+                       (view.val_curve, "val_uf1")):
+        x, y = curve.xData, curve.yData
+        assert _pieces(x, y) == [HISTORY[0][key], HISTORY[1][key]]
+        assert np.all(np.diff(x) > 0)  # one time axis, fold after fold
+    # the drawn line breaks at non-finite points (pyqtgraph's connect="finite")
+    assert view.loss_curve.opts["connect"] == "finite"
+    marks = [i for i in view.loss_plot.items() if type(i).__name__ == "InfiniteLine"]
+    assert sorted(m.value() for m in marks) == [0.5, 3.5]  # where folds 1 and 2 start
+
+
+def test_live_updates_of_two_folds_stay_apart(qtbot):
+    from mer_viewer.core.ml.results import TrainUpdate
+
+    view = CurvesView(compact=True)
+    qtbot.addWidget(view)
+    for fold, losses in ((0, [2.0, 1.5, 1.0]), (1, [2.2, 1.4])):
+        for step, loss in enumerate(losses, start=1):
+            view.add(TrainUpdate("step", fold, 2, 1, 1, step, len(losses), loss))
+        view.add(TrainUpdate("epoch", fold, 2, 1, 1, len(losses), len(losses), losses[-1],
+                             0.5, 0.4 + fold / 10, None))
+    view._redraw()
+    assert _pieces(view.loss_curve.xData, view.loss_curve.yData) == [[2.0, 1.5, 1.0], [2.2, 1.4]]
+    assert _pieces(view.train_curve.xData, view.train_curve.yData) == [[0.4], [0.5]]
+    assert view.loss == [2.0, 1.5, 1.0, 2.2, 1.4]
+
+
+def test_run_window_shows_metrics_and_curves(qtbot, tmp_path):
+    metrics = {"uf1": 0.5, "uar": 0.6, "accuracy": 0.55, "n_samples": 4,
+               "classes": ["negative", "positive", "surprise"],
+               "confusion": [[1, 0, 0], [0, 1, 1], [0, 0, 1]],
+               "per_class": {"negative": {"precision": 1.0, "recall": 1.0, "f1": 1.0,
+                                          "support": 1}}}
+    window = RunWindow()
+    qtbot.addWidget(window)
+    window.show_run(metrics, HISTORY, tmp_path)
+    assert window.isVisible() and str(tmp_path) in window.windowTitle()
+    assert "UF1 50.00%" in window.results.summary.text()
+    assert window.curves.loss == HISTORY[0]["loss"] + HISTORY[1]["loss"]
