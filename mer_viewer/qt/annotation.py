@@ -178,8 +178,11 @@ class AnnotationPanel(QtWidgets.QWidget):
             return []
         if self._layout is None or self._layout.root != dataset.root:
             self._layout = Layout.scan(dataset.root)  # once per dataset: skipped rows only
-        frames = self._layout.frames_for(row.subject, row.clip, row.onset)
-        return frames.numbers if frames is not None else []
+        try:
+            frames = self._layout.frames_for(row.subject, row.clip, row.onset)
+            return frames.numbers
+        except MerError:  # no folder (or an unreadable one): the boxes take any frame
+            return []
 
     def _bound(self, name: str, numbers: list[int], value: int) -> None:
         """Onset and apex within the clip's frames, the offset too or 0 (unknown); a value
