@@ -78,3 +78,17 @@ def test_classify_of_a_skipped_or_missing_clip_says_why(demo_corpus, which):
     assert len(errors) == 1, result.stderr[-3000:]
     assert spec.split("/")[0] in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_classify_of_a_clip_with_a_truncated_apex_says_which_file(demo_copy, tmp_path):
+    sample = Dataset.open(demo_copy).samples[0]
+    apex = sample.frames.color_path(sample.apex)
+    apex.write_bytes(apex.read_bytes()[: apex.stat().st_size // 2])
+    out = tmp_path / "damaged.png"
+    result = _viewer(str(demo_copy), "--clip", f"{sample.subject}/{sample.clip}_{sample.onset}",
+                     "--classify", "--screenshot", str(out))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mer-viewer: error")]
+    assert len(errors) == 1 and str(apex) in errors[0] and "truncated" in errors[0]
+    assert out.is_file()  # the window, with the error shown in it
+    assert "Traceback" not in result.stderr

@@ -262,3 +262,55 @@ def test_a_failing_job_ends_with_a_red_message(qtbot, demo_copy, tmp_path, monke
     if kind == "train":
         assert window.train_panel.start_button.isEnabled()
         assert "failed" in window.train_panel.status.text()
+
+
+def _truncate(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])  # what a copy interrupted half-way leaves
+
+
+def test_a_clip_with_a_truncated_apex_jpeg_and_depth_png(qtbot, demo_copy, tmp_path):
+    dataset = Dataset.open(demo_copy)
+    sample = dataset.samples[0]
+    numbers = sample.frames.numbers
+    bad_depth = next(n for n in numbers[1:-1] if n not in (sample.onset, sample.apex))
+    apex_jpeg = sample.frames.color_path(sample.apex)
+    _truncate(apex_jpeg)  # OpenCV decodes half a JPEG without an error: it must be caught
+    _truncate(sample.frames.depth_path(bad_depth))
+    window = make_window(qtbot, tmp_path)
+    watch = JobWatch(window.jobs)
+    window.open_dataset(demo_copy, f"{sample.subject}/{sample.clip}_{sample.onset}")
+    watch.assert_all_end(qtbot, timeout_s=120)
+    wait_settled(qtbot, window)
+    # the motion cloud needs the apex: its job fails naming the file and what is wrong
+    assert watch.outcome("cloud").startswith("failed"), watch.ended
+    assert str(apex_jpeg) in watch.outcome("cloud") and "truncated" in watch.outcome("cloud")
+    assert any(str(apex_jpeg) in text for text in _errors(window))
+    assert window.state.cloud is None
+
+    # playback runs past the unreadable frames to the last one
+    state, scrubber = window.state, window.views2d.scrubber
+    state.set_frame(numbers[0])
+    wait_settled(qtbot, window)
+    press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_Space)
+    assert scrubber.playing
+    qtbot.waitUntil(lambda: not scrubber.playing, timeout=30_000)
+    assert state.frame == numbers[-1]
+    assert any(f"frame {bad_depth} of {sample.id}" in text for text in _errors(window))
+
+    # C says why, and ends
+    press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_C)
+    watch.assert_all_end(qtbot, timeout_s=120)
+    assert watch.outcome(window.classify_panel.JOB).startswith("failed")
+    assert str(apex_jpeg) in watch.outcome(window.classify_panel.JOB)
+
+    # the next clip is whole again: frames, cloud, nothing left of the broken one
+    press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: window.state.sample is not None
+                    and window.state.sample.key != sample.key, timeout=5000)
+    wait_settled(qtbot, window)
+    watch.assert_all_end(qtbot, timeout_s=120)
+    assert window.state.cloud is not None and window.views2d.rgb.has_image
+    assert window.cloud_panel.ready
+    image = window.grab().toImage()
+    assert image.width() > 0 and image.save(str(tmp_path / "after.png"))
