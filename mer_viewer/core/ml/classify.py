@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import Sample
-from ..errors import CheckpointError
+from ..errors import CheckpointError, PipelineError
 from ..cache import cached_cloud
 from .items import Preprocessing
 
@@ -77,14 +77,22 @@ def classify(sample: Sample, checkpoint_path: Path | None = None,
     """Predicted class and probabilities of ``sample`` (bundled 3-class model by default),
     its input made exactly as the checkpoint's training data was; ``explain`` adds the
     per-point saliency of the predicted class."""
-    from .inference import predict, saliency, uses_test_time_flip
+    from .inference import PredictionError, predict, saliency, uses_test_time_flip
 
     checkpoint, model = load_for_inference(checkpoint_path)
     preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
     cloud = cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
     features = cloud.network_input
-    probabilities = predict(model, features, mirror=uses_test_time_flip(checkpoint))
+    if not np.isfinite(features).all():
+        raise PipelineError(f"{sample.id}: the motion cloud holds NaN or infinite values")
+    try:
+        probabilities = predict(model, features, mirror=uses_test_time_flip(checkpoint))
+    except PredictionError as exc:
+        raise CheckpointError(checkpoint.path, f"{sample.id}: {exc}") from None
     names = list(checkpoint.class_names)
+    if len(probabilities) != len(names):  # load_checkpoint checked it; never zip a class away
+        raise CheckpointError(checkpoint.path, f"the network has {len(probabilities)} outputs "
+                              f"for {len(names)} class names")
     best = int(np.argmax(probabilities))
     return Classification(
         sample_id=sample.id,
