@@ -65,11 +65,13 @@ def _fsync_folder(folder: Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
+def atomic_path(path: Path | str,
+                precondition: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds its content is flushed
     to disk, given the mode ``path`` had (a new file: the umask default) and moved onto
     ``path``, and the folder is synced. On any error the temporary file is removed and
-    ``path`` keeps its old content."""
+    ``path`` keeps its old content. ``precondition`` is called last before the move; what
+    it raises cancels the write (e.g. ``path`` changed since it was read)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temp(path)
@@ -83,6 +85,8 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             pass
         else:
             os.chmod(tmp, mode)
+        if precondition is not None:
+            precondition()
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     finally:

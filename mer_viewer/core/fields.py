@@ -51,8 +51,8 @@ def _expected(annotation: Any) -> str:
         return "null"
     if origin is Literal:
         return "one of " + ", ".join(shown(a) for a in args)
-    if origin in (Union, types.UnionType):
-        return " or ".join(_expected(a) for a in args)
+    if origin in (Union, types.UnionType):  # null stands for "not set": not worth saying
+        return " or ".join(_expected(a) for a in args if a is not type(None))
     if origin in (tuple, list):
         return "a list"
     if origin in (dict, Mapping) or dataclasses.is_dataclass(annotation):
