@@ -113,14 +113,13 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", type=Path, default=None,
                    help="exclusion list CSV (subject, clip, onset, reason); "
                         "default: ROOT/mer_exclusions.csv when present")
+    _add_ignore_edits(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_info)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .core.dataset import Dataset
-
-    dataset = Dataset.open(args.root, kind=args.sheet, exclusions=args.exclude)
+    dataset = _open_dataset(args, kind=args.sheet, exclusions=args.exclude)
     if args.json:
         _print_json(dataset.as_json())
         return 0
@@ -145,8 +144,29 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # --- shared options of the clip commands ---------------------------------------------------
 
+def _add_ignore_edits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ignore-edits", action="store_true",
+                   help="open the dataset as if it had no annotation edits (its "
+                        "mer_annotations.json sidecar is not read)")
+
+
+def _open_dataset(args: argparse.Namespace, root: Path | str | None = None, **options):
+    """``Dataset.open`` of ``root`` (default ``args.root``) with the user's annotation edits,
+    or without them under ``--ignore-edits``; an unreadable sidecar's error says so."""
+    from .core.dataset import Dataset
+    from .core.dataset.edits import SidecarError
+
+    try:
+        return Dataset.open(args.root if root is None else root,
+                            edits=None if args.ignore_edits else "auto", **options)
+    except SidecarError as exc:
+        raise SidecarError(exc.path, f"{exc.problem} (--ignore-edits opens the dataset "
+                                     "without it)") from None
+
+
 def _add_clip_args(p: argparse.ArgumentParser, sample: bool = True) -> None:
     p.add_argument("root", type=Path, help="dataset root")
+    _add_ignore_edits(p)
     if sample:
         p.add_argument("subject", help="subject, e.g. spNO.1")
         p.add_argument("clip", help="clip letter, or <clip>_<onset> when a clip has several samples")
@@ -171,9 +191,7 @@ def _cloud_params(args: argparse.Namespace):
 
 
 def _find_sample(args: argparse.Namespace):
-    from .core.dataset import Dataset
-
-    return Dataset.open(args.root).find(args.subject, args.clip)
+    return _open_dataset(args).find(args.subject, args.clip)
 
 
 # --- mer cloud --------------------------------------------------------------------------
@@ -286,9 +304,8 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
     from .core.cache import preprocess
-    from .core.dataset import Dataset
 
-    dataset = Dataset.open(args.root)
+    dataset = _open_dataset(args)
     flow = None if args.flow == "none" else args.flow
     outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers, flow=flow),
                      "preprocessing clips") or []
@@ -367,14 +384,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .core.dataset import Dataset
     from .core.ml.config import TrainConfig
     from .core.ml.items import Preprocessing, build_items
     from .core.ml.train import run_training
     from .core.pipeline import SamplingParams
 
     macro = _macro_dataset(args) if args.protocol == "transfer" else None
-    datasets = [Dataset.open(args.root)] + ([macro] if macro is not None else [])
+    datasets = [_open_dataset(args)] + ([macro] if macro is not None else [])
     preprocessing = Preprocessing(_cloud_params(args),
                                   SamplingParams(args.points, args.sampling, args.rank, args.seed))
     built = drive(build_items(datasets, args.classes, preprocessing, args.workers),
@@ -404,7 +420,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _macro_dataset(args: argparse.Namespace):
     """The MaE sheet's samples for ``--protocol transfer`` (UsageError when it cannot be used)."""
-    from .core.dataset import Dataset
     from .core.dataset.sheets import find_sheet
 
     if args.classes != "objective":
@@ -414,24 +429,25 @@ def _macro_dataset(args: argparse.Namespace):
     if root.is_dir() and find_sheet(root, "mae") is None:
         raise UsageError(f"{root}: --protocol transfer needs the macro-expression sheet "
                          "(cas(me)3_part_A_MaE_label_JpgIndex*.xlsx), and there is none")
-    return Dataset.open(root, kind="mae")
+    return _open_dataset(args, root, kind="mae")
 
 
 # --- mer classify -----------------------------------------------------------------------
 
 def _add_classify(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="classify one clip (bundled model by default)",
-                       usage="mer classify [CHECKPOINT] ROOT SUBJECT CLIP [--json]",
+                       usage="mer classify [CHECKPOINT] ROOT SUBJECT CLIP [--ignore-edits] "
+                             "[--json]",
                        description="Classify a clip with a checkpoint, reproducing the "
                                    "preprocessing it was trained with. Without CHECKPOINT the "
                                    "bundled 3-class PointNet++ is used.")
     p.add_argument("positional", nargs="+", metavar="ARG", help="[CHECKPOINT] ROOT SUBJECT CLIP")
+    _add_ignore_edits(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_classify)
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
-    from .core.dataset import Dataset
     from .core.ml.classify import classify
 
     if len(args.positional) == 3:
@@ -440,7 +456,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         checkpoint, root, subject, clip = args.positional
     else:
         raise UsageError("expected [CHECKPOINT] ROOT SUBJECT CLIP")
-    sample = Dataset.open(Path(root)).find(subject, clip)
+    sample = _open_dataset(args, Path(root)).find(subject, clip)
     result = classify(sample, Path(checkpoint) if checkpoint else None)
     if args.json:
         _print_json(result.as_json())
@@ -478,7 +494,6 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .core.dataset import Dataset
     from .core.ml.config import TrainConfig
     from .core.ml.experiment import markdown_table, paper_settings, run_experiment
 
@@ -490,7 +505,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if not settings:
         raise UsageError("no setting left after --models/--points")
     base = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
-    scores = drive(run_experiment(Dataset.open(args.root), args.out, settings,
+    scores = drive(run_experiment(_open_dataset(args), args.out, settings,
                                   tuple(range(args.seeds)), args.classes, base,
                                   _cloud_params(args), args.workers), "experiment")
     if args.json:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.dataset import Dataset, Sample, Skipped
-from ..core.dataset.edits import EditStore, SampleEdit, apply_edit, row_identity
+from ..core.dataset.edits import (EditStore, SampleEdit, SidecarError, apply_edit, row_identity,
+                                  set_aside)
 from ..core.dataset.sheets import read_sheet
-from ..core.errors import DatasetError
+from ..core.errors import DatasetError, MerError
 from ..core.progress import Progress
 from .state import ViewerState
 from .workers import JobRunner
@@ -21,7 +22,7 @@ DEMO_SIZE = {"subjects": 12, "clips_per_subject": 8, "seed": 0}
 
 def copy_store(store: EditStore) -> EditStore:
     """An independent copy (the loader thread reads it while the GUI may edit the original)."""
-    return EditStore(store.path, {k: store.get(k) for k in store.keys()})
+    return store.copy()
 
 
 def open_job(root: Path, edits: EditStore | None = None) -> Iterator[Progress]:
@@ -64,6 +65,7 @@ class DatasetSession(QtCore.QObject):
     opened = QtCore.Signal(object)    # Dataset, after open or reload
     editChanged = QtCore.Signal(str)  # row key
     saved = QtCore.Signal(str)        # sidecar path
+    saveFailed = QtCore.Signal(str)   # why the sidecar was not written (edits kept, unsaved)
     message = QtCore.Signal(str)      # information (fades)
     error = QtCore.Signal(str)        # a failure (stays until dismissed)
 
@@ -83,10 +85,48 @@ class DatasetSession(QtCore.QObject):
 
     # --- opening ---------------------------------------------------------------------------------
     def open(self, root: Path | str, select: str | None = None) -> None:
-        """Open a dataset root in the background; ``select``: ``SUBJECT/CLIP`` to show first."""
+        """Open a dataset root in the background; ``select``: ``SUBJECT/CLIP`` to show first.
+
+        Its annotation sidecar is read first, here: when it cannot be read the user may set
+        it aside (renamed, never deleted) and open the dataset without it, or not open it."""
+        root = Path(root).expanduser()
+        store = self._load_edits(root)
+        if store is None:
+            return
         self._pending_select = select
         self._reopen = False
-        self.jobs.start(self.OPEN_JOB, open_job(Path(root).expanduser()), f"opening {root}")
+        self.jobs.start(self.OPEN_JOB, open_job(root, store), f"opening {root}")
+
+    def _load_edits(self, root: Path) -> EditStore | None:
+        """The root's edits; None when the sidecar is unreadable and the user cancels."""
+        try:
+            return EditStore.load(root)
+        except SidecarError as exc:
+            problem = exc
+        answer = QtWidgets.QMessageBox.question(
+            self._dialog_parent(), "Unreadable annotation edits",
+            f"The annotation edits of this dataset cannot be read:\n\n{problem}\n\n"
+            f"Set the file aside (renamed to {problem.path.name}.unreadable-<date-time>, "
+            "not deleted) and open the dataset without its edits?",
+            QtWidgets.QMessageBox.StandardButton.Yes
+            | QtWidgets.QMessageBox.StandardButton.Cancel,
+            QtWidgets.QMessageBox.StandardButton.Cancel)
+        if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+            self.error.emit(f"{root} not opened: {problem}")
+            return None
+        try:
+            moved = set_aside(problem.path)
+            store = EditStore.load(root)
+        except MerError as exc:
+            self.error.emit(f"{root} not opened: {exc}")
+            return None
+        self.message.emit(f"unreadable annotation edits set aside as {moved}; "
+                          "opening without them")
+        return store
+
+    def _dialog_parent(self) -> QtWidgets.QWidget | None:
+        parent = self.parent()
+        return parent if isinstance(parent, QtWidgets.QWidget) else None
 
     def open_demo(self, root: Path, select: str | None = None) -> None:
         """Open the demo corpus at ``root``, building it first when it is not there yet."""
@@ -179,13 +219,28 @@ class DatasetSession(QtCore.QObject):
                         "applying annotation edits")
 
     def save(self) -> Path | None:
-        """Write the sidecar atomically (never the sheet)."""
+        """Write the sidecar atomically (never the sheet); rows another editor saved meanwhile
+        are merged in and shown. None when nothing was written: no dataset, or the sidecar
+        cannot be saved without losing someone's edit (another editor changed the same row,
+        or it became unreadable); then ``saveFailed`` and ``error`` say why and the edits
+        stay here, unsaved. OSError (disk full, ...) goes to the caller."""
         if self.store is None:
             return None
-        path = self.store.save()
+        try:
+            path = self.store.save()
+        except MerError as exc:
+            self.saveFailed.emit(str(exc))
+            self.error.emit(f"could not save the annotations: {exc}")
+            return None
         self.undo.setClean()
         self.saved.emit(str(path))
-        self.message.emit(f"annotations saved to {path}")
+        merged = self.store.merged_keys
+        if merged:
+            self.message.emit(f"annotations saved to {path}, with {len(merged)} row(s) "
+                              "another editor saved meanwhile")
+            self._reload_timer.start()  # show their rows too
+        else:
+            self.message.emit(f"annotations saved to {path}")
         return path
 
     def export(self, path: Path) -> None:

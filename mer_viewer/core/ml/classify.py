@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import Sample
-from ..errors import CheckpointError
+from ..errors import CheckpointError, PipelineError
 from ..cache import cached_cloud
 from .items import Preprocessing
 
@@ -77,12 +77,18 @@ def classify(sample: Sample, checkpoint_path: Path | None = None,
     """Predicted class and probabilities of ``sample`` (bundled 3-class model by default),
     its input made exactly as the checkpoint's training data was; ``explain`` adds the
     per-point saliency of the predicted class (see ``explain_classification``)."""
-    from .inference import predict, uses_test_time_flip
+    from .inference import PredictionError, predict, uses_test_time_flip
 
     checkpoint, model = load_for_inference(checkpoint_path)
     cloud = _input_cloud(sample, checkpoint, cache_root)
-    probabilities = predict(model, cloud.network_input, mirror=uses_test_time_flip(checkpoint))
+    try:
+        probabilities = predict(model, cloud.network_input, mirror=uses_test_time_flip(checkpoint))
+    except PredictionError as exc:
+        raise CheckpointError(checkpoint.path, f"{sample.id}: {exc}") from None
     names = list(checkpoint.class_names)
+    if len(probabilities) != len(names):  # load_checkpoint checked it; never zip a class away
+        raise CheckpointError(checkpoint.path, f"the network has {len(probabilities)} outputs "
+                              f"for {len(names)} class names")
     best = int(np.argmax(probabilities))
     result = Classification(
         sample_id=sample.id,
@@ -109,4 +115,7 @@ def explain_classification(sample: Sample, result: Classification,
 
 def _input_cloud(sample: Sample, checkpoint, cache_root: Path | None):
     preprocessing = Preprocessing.from_dict(checkpoint.preprocessing)
-    return cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
+    cloud = cached_cloud(sample, preprocessing.cloud, preprocessing.sampling, root=cache_root)
+    if not np.isfinite(cloud.network_input).all():
+        raise PipelineError(f"{sample.id}: the motion cloud holds NaN or infinite values")
+    return cloud

@@ -88,6 +88,9 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Data
         raise MerError(f"non-finite features in {bad[:5]}")
     present = {it.label for it in kept}
     classes = tuple(c for c in task_classes if c in present)
+    if len(classes) < 2:
+        raise MerError(f"every labelled sample is {classes[0]}: a classifier needs at least "
+                       "2 classes")
     index = {c: i for i, c in enumerate(classes)}
     return Dataset(
         x=x,

@@ -7,8 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml.checkpoint import Checkpoint
 from mer_viewer.core.ml.data import mirrored
+
+
+class PredictionError(MerError):
+    """The network's output is not a probability distribution (NaN or infinite values)."""
 
 
 def uses_test_time_flip(checkpoint: Checkpoint) -> bool:
@@ -50,6 +55,8 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
     run in eval mode and left in the mode it was in. ``mirror``: the mean of the
     probabilities of each cloud and of its mirror image (:func:`~.data.mirrored`),
     as a run with ``test_time_flip`` evaluates (:func:`uses_test_time_flip`).
+    PredictionError when a probability is not finite (broken weights or input): never
+    a prediction made of NaN.
     """
     import torch
 
@@ -73,6 +80,13 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
                 probs = (probs[:len(chunk)] + probs[len(chunk):]) / 2
             out.append(probs.cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)
+    broken = ~np.isfinite(probs).all(axis=1)
+    if broken.any():
+        bad_input = ~np.isfinite(x).all(axis=(1, 2))
+        why = "the input holds NaN or infinite values" if bad_input[broken].all() else \
+            "the network's weights or the input are broken"
+        raise PredictionError(f"the network gave non-finite probabilities for {int(broken.sum())} "
+                              f"of {len(probs)} clouds ({why})")
     return probs[0] if single else probs
 
 

@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 from ..cache import cached_cloud, preprocess
 from ..dataset import Dataset, Sample
 from ..dataset.labels import Task
+from ..fields import FieldTypeError, check_fields
 from ..pipeline import CloudParams, SamplingParams
 from ..progress import Progress
 from .data import TrainItem
@@ -26,9 +27,24 @@ class Preprocessing:
         return {"cloud": self.cloud.as_dict(), "sampling": asdict(self.sampling)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Preprocessing":
-        return cls(CloudParams.from_dict(data.get("cloud", {})),
-                   SamplingParams(**data.get("sampling", {})))
+    def from_dict(cls, data: dict, where: str = "preprocessing") -> "Preprocessing":
+        """Inverse of :meth:`to_dict` (missing fields take their defaults); ValueError naming
+        the field (``preprocessing.sampling.points must be ...``) for a value of the wrong
+        type or range and for an unknown field."""
+        check_fields(cls, data, where)
+        sampling = data.get("sampling", {})
+        problems = []
+        if sampling.get("points", 1) < 1:
+            problems.append(f"{where}.sampling.points must be at least 1")
+        cloud = data.get("cloud", {})
+        if cloud.get("denoise_sigma_px", 0) < 0 or cloud.get("margin", 0) < 0:
+            problems.append(f"{where}.cloud.denoise_sigma_px and margin must be ≥ 0")
+        if problems:
+            raise FieldTypeError("; ".join(problems))
+        try:
+            return cls(CloudParams.from_dict(cloud), SamplingParams(**sampling))
+        except (TypeError, ValueError) as exc:  # MotionParams and Intrinsics check their ranges
+            raise FieldTypeError(f"{where}.cloud: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mer_viewer.core.atomic import legacy_temp, remove_stale_temps
 from mer_viewer.core.dataset.labels import class_names
 from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml import report
@@ -94,8 +95,18 @@ def _seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def remove_stale_run_temps(out: Path) -> list[Path]:
+    """Remove the temporary files a killed run left in ``out`` and ``out/checkpoints``
+    (a checkpoint or result being written when the process died); returns them."""
+    suffixes = tuple({Path(name).suffix for name in RUN_FILES})
+    removed = remove_stale_temps(out, legacy=lambda p: legacy_temp(p, suffixes))
+    return removed + remove_stale_temps(out / "checkpoints",
+                                        legacy=lambda p: legacy_temp(p, (".pt",)))
+
+
 def _prepare_out_dir(out: Path, run_info: dict, folds: list[Fold], resume: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_run_temps(out)
     config_path = out / "config.json"
     if resume and config_path.exists():
         import json

@@ -1,12 +1,16 @@
-"""The bundled checkpoint loads with weights_only and classifies a demo clip in one call."""
+"""The bundled checkpoints load with weights_only, carry their weights' SHA-256, and classify a
+demo clip in one call."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
 from mer_viewer.cli import main
 from mer_viewer.core.dataset import Dataset
-from mer_viewer.core.ml.checkpoint import load_checkpoint
+from mer_viewer.core.ml.checkpoint import DIGEST_KEY, load_checkpoint, weights_digest
 from mer_viewer.core.ml.classify import bundled_checkpoint
 
 
@@ -41,3 +45,11 @@ def test_bundled_4class_checkpoint():
     assert set(checkpoint.class_names) == {"negative", "others", "positive", "surprise"}
     assert checkpoint.preprocessing["sampling"]["method"] == "sort"
     assert checkpoint.config["classes"] == "4" and checkpoint.config["final_model"]
+
+
+@pytest.mark.parametrize("task", ["3", "4"])
+def test_bundled_checkpoints_carry_a_valid_weights_checksum(task):
+    path = bundled_checkpoint(task)
+    raw = torch.load(path, weights_only=True)
+    assert len(raw[DIGEST_KEY]) == 64 and raw[DIGEST_KEY] == weights_digest(raw["model_state"])
+    assert load_checkpoint(path).verified

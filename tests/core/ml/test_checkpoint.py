@@ -17,6 +17,7 @@ from mer_viewer.core.ml.inference import predict, saliency
 from .conftest import TinyNet
 
 CLASSES = ("negative", "positive", "surprise")
+PREPROCESSING = {"cloud": {"align": "ecc", "denoise_sigma_px": 3.0}}
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def saved(tmp_path, fake_models):
     model(torch.randn(4, 16, 6)).sum().backward()
     opt.step()
     path = save_checkpoint(tmp_path / "ck" / "a.pt", model, opt, TrainConfig(), CLASSES,
-                           {"align": "ecc", "denoise_sigma_px": 3.0}, 7,
+                           PREPROCESSING, 7,
                            {"history": {"loss": [1.0, 0.5]}, "t": torch.ones(2)})
     return path, model
 
@@ -40,7 +41,7 @@ def test_roundtrip_and_weights_only(saved):
     assert ck.model_name == TrainConfig().model and ck.num_classes == 3 and ck.in_channels == 6
     assert ck.class_names == CLASSES and ck.epoch == 7
     assert TrainConfig.from_dict(ck.config) == TrainConfig()
-    assert ck.preprocessing == {"align": "ecc", "denoise_sigma_px": 3.0}
+    assert ck.preprocessing == PREPROCESSING
     assert ck.optimizer_state["state"] and ck.extra["history"]["loss"] == [1.0, 0.5]
     rebuilt = ck.build_model()
     assert not rebuilt.training
@@ -119,10 +120,12 @@ def test_newer_format_and_missing_keys(saved, tmp_path):
 def test_weights_that_do_not_fit(saved, tmp_path, fake_models):
     path, _ = saved
     raw = torch.load(path, weights_only=True)
-    raw["num_classes"] = 5
-    torch.save(raw, tmp_path / "five.pt")
+    raw["num_classes"] = 4  # and names to match: only the network's 3 outputs disagree
+    raw["class_names"] = ["negative", "others", "positive", "surprise"]
+    raw["config"]["classes"] = "4"
+    torch.save(raw, tmp_path / "four.pt")
     with pytest.raises(CheckpointError, match="do not fit"):
-        load_checkpoint(tmp_path / "five.pt").build_model()
+        load_checkpoint(tmp_path / "four.pt")
 
 
 def test_predict_shapes(saved):

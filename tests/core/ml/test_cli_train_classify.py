@@ -53,3 +53,41 @@ def test_classify_rejects_a_file_that_is_not_a_checkpoint(demo_corpus, tmp_path,
                  sample.id.split("_", 1)[1]])
     err = capsys.readouterr().err
     assert code == 1 and "model.pt" in err and err.count("\n") == 1
+
+
+def test_ctrl_c_exits_130_with_whole_files_and_resume_gives_the_same_predictions(
+        demo_corpus, tmp_path, capsys):
+    """Ctrl-C (SIGINT) in the middle of `mer train`: exit 130, one line, no temporary or torn
+    file (every checkpoint loads and matches its checksum); `--resume` then ends with the
+    predictions of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mer_viewer.core.ml.checkpoint import load_checkpoint
+
+    args = ["train", str(demo_corpus), "--model", "pointnet", "--epochs", "20", "--points",
+            "256", "--workers", "1", "--augment"]
+    whole = tmp_path / "whole"
+    assert main(args + ["--out", str(whole)]) == 0
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-m", "mer_viewer.cli", *args, "--out", str(run)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "fold_0.pt").exists():
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert err.decode().strip().splitlines()[-1] == "mer train: interrupted"
+    assert not (run / "metrics.json").exists()
+    assert not [p for p in run.rglob("*") if p.name.startswith(".tmp-")]
+    checkpoints = list((run / "checkpoints").glob("*.pt"))
+    assert checkpoints and all(load_checkpoint(p).verified for p in checkpoints)
+    capsys.readouterr()
+    assert main(args + ["--out", str(run), "--resume"]) == 0
+    assert (run / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()

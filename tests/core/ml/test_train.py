@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import cv2
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, recall_score
 
+from mer_viewer.core.atomic import temp_name
 from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml.checkpoint import load_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
@@ -30,7 +33,7 @@ def _run(config, items, out, **kw):
 def test_run_directory_and_pooled_metrics(tmp_path, fake_models):
     items = make_items(unlabelled=1)
     config = TrainConfig(**FAST)
-    records = _run(config, items, tmp_path, preprocessing={"align": "ecc"})
+    records = _run(config, items, tmp_path, preprocessing={"cloud": {"align": "ecc"}})
     steps = [r.step for r in records]
     assert steps == sorted(steps) and records[-1].step == records[-1].total
     assert records[-1].result.phase == "done"
@@ -56,14 +59,14 @@ def test_run_directory_and_pooled_metrics(tmp_path, fake_models):
         assert not set(f["test"]) & set(f["train"])
         assert set(preds[preds.fold == f["fold"]].subject) == set(f["test"])
     cfg = json.loads((tmp_path / "config.json").read_text())
-    assert TrainConfig.from_dict(cfg) == config and cfg["preprocessing"] == {"align": "ecc"}
+    assert TrainConfig.from_dict(cfg) == config and cfg["preprocessing"] == {"cloud": {"align": "ecc"}}
     for name in ("confusion.png", "curves.png"):
         img = cv2.imread(str(tmp_path / name))
         assert img is not None and img.std() > 10  # something is drawn
     for k in range(4):
         ck = load_checkpoint(tmp_path / "checkpoints" / f"fold_{k}.pt")
         assert ck.extra["complete"] and ck.optimizer_state is None
-        assert ck.class_names == CLASSES_3 and ck.preprocessing == {"align": "ecc"}
+        assert ck.class_names == CLASSES_3 and ck.preprocessing == {"cloud": {"align": "ecc"}}
     assert not (tmp_path / "model.pt").exists()
     assert "UF1" in (tmp_path / "report.md").read_text()
 
@@ -86,7 +89,7 @@ def test_close_then_resume_matches_uninterrupted(tmp_path, fake_models, stop_aft
     _run(config, items, tmp_path / "a")
     assert _stop_after(config, items, tmp_path / "b", stop_after) == where
     assert not (tmp_path / "b" / "metrics.json").exists()
-    assert not list((tmp_path / "b").rglob(".*.tmp"))
+    assert not list((tmp_path / "b").rglob(".tmp-*"))
     records = _run(config, items, tmp_path / "b", resume=True)
     assert records[-1].step == records[-1].total
     a = (tmp_path / "a" / "predictions.csv").read_text()
@@ -113,6 +116,44 @@ def test_cancel_event_then_resume(tmp_path, fake_models):
         [True, True, False, False]
     assert (tmp_path / "b" / "predictions.csv").read_text() == \
         (tmp_path / "a" / "predictions.csv").read_text()
+
+
+def test_stale_checkpoint_temps_of_a_killed_run_are_removed_on_resume(tmp_path, fake_models):
+    """A run killed while saving a checkpoint leaves checkpoints/.tmp-*.pt (up to the size of
+    a checkpoint); resuming removes those, and only those, and ends as an uninterrupted run."""
+    items = make_items()
+    config = TrainConfig(**FAST)
+    _run(config, items, tmp_path / "a")
+    run = tmp_path / "b"
+    _stop_after(config, items, run, 10)
+    ckpts = run / "checkpoints"
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a dead writer's pid
+    killed = ckpts / temp_name(ckpts / "fold_0.pt", pid=child.pid)
+    killed.write_bytes((ckpts / "fold_0.pt").read_bytes()[:1000])  # torn mid-save
+    older = ckpts / ".tmp-q8x_2kdz.pt"  # the mkstemp name of earlier versions
+    older.write_bytes(b"PK\x03\x04")
+    result = run / temp_name(run / "metrics.json", pid=child.pid)
+    result.write_text("{")
+    keep = [ckpts / "notes.txt", run / ".tmp-notes.txt", run / "my.tmp-x.pt"]
+    for p in keep:
+        p.write_text("mine")
+    records = _run(config, items, run, resume=True)
+    assert records[-1].result.phase == "done"
+    assert not killed.exists() and not older.exists() and not result.exists()
+    assert all(p.read_text() == "mine" for p in keep)
+    assert (run / "predictions.csv").read_text() == \
+        (tmp_path / "a" / "predictions.csv").read_text()
+    # a new run into a folder with such leftovers removes them too
+    killed.write_bytes(b"PK")
+    _stop_after(config, items, run, 1)
+    assert not killed.exists()
+
+
+def test_a_single_class_is_refused(tmp_path, fake_models):
+    items = make_items(labels_for=lambda s, j: "negative")
+    with pytest.raises(MerError, match="every labelled sample is negative"):
+        _run(TrainConfig(**FAST), items, tmp_path)
 
 
 def test_resume_refuses_other_settings(tmp_path, fake_models):
