@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from mer_viewer.core.errors import DatasetError
 from mer_viewer.core.progress import Progress
+from mer_viewer.qt.status_widgets import JobStatus
 from mer_viewer.qt.workers import JobRunner
 from tests.gui_helpers import make_window
 
@@ -121,3 +123,46 @@ def test_every_exception_ends_the_job_with_a_message(qtbot, make_job, expected):
     assert failures[0][1].startswith("the job: " + expected)
     assert ends == [] and not jobs.busy and jobs.names() == []
     assert jobs.wait_all(3)  # the worker thread ended too (quitting never waits it out)
+
+
+class _PaintCounter(QtCore.QObject):
+    def __init__(self, widget):
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QtCore.QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _held_job(steps: list, release: threading.Event):
+    for record in steps:
+        yield record
+    release.wait(10)
+
+
+@pytest.mark.parametrize("steps", [[], [Progress(0, 2, "half way")]], ids=["no total", "0 of 2"])
+def test_a_running_job_does_not_repaint_the_status_bar_while_nothing_changes(qtbot, steps):
+    """Fusion animates a progress bar at 60 fps; beside the 3D views each repaint composes
+    the window through (software) GL and slowed classify 2-3x. The bar stands still: hidden
+    until the job gives a total, then repainted only when its step changes."""
+    jobs = JobRunner()
+    status = JobStatus(jobs)
+    holder = QtWidgets.QMainWindow()
+    holder.statusBar().addPermanentWidget(status)
+    qtbot.addWidget(holder)
+    holder.show()
+    qtbot.waitExposed(holder)
+    release = threading.Event()
+    jobs.start("held", _held_job(steps, release), "a held job")
+    qtbot.waitUntil(lambda: status.isVisible() and status.label.text() != "", timeout=5000)
+    qtbot.wait(100)  # the job's first records are shown
+    assert status.bar.isVisible() == bool(steps)
+    paints = _PaintCounter(status.bar)
+    qtbot.wait(600)
+    release.set()
+    assert paints.count <= 2, f"the progress bar was painted {paints.count} times in 0.6 s"
+    qtbot.waitUntil(lambda: not jobs.busy, timeout=5000)
+    assert not status.isVisible()
