@@ -39,7 +39,8 @@ def point_colors(cloud, mode: str, saliency: np.ndarray | None = None) -> np.nda
         if saliency is None or len(saliency) != len(cloud):
             return np.full((len(cloud), 3), 0.35, dtype=np.float32)
         s = np.asarray(saliency, dtype=np.float64)
-        top = np.percentile(s, 99) if s.size else 1.0
+        scored = s[s > 0]  # the network's points; the rest of the face has none (0)
+        top = np.percentile(scored, 99) if scored.size else 0.0
         return colormap_colors(np.clip(s / top, 0, 1) if top > 0 else s * 0, "inferno")
     raise ValueError(f"unknown colour mode {mode!r}")
 
