@@ -232,19 +232,42 @@ class RunWindow(QtWidgets.QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
         self.resize(1100, 640)
+        self._shown_run = 0
 
     def start_live(self, run_dir: Path | None) -> None:
         """A run starts: its curves arrive live (``curves.add``), its results when it ends."""
+        self._shown_run += 1  # a staged show_run still under way is dropped
         self.setWindowTitle(f"Training run — {run_dir} (running)")
         self.results.clear()
         self.curves.clear()
 
     def show_run(self, metrics: dict, history: list[dict], run_dir: Path,
-                 fold_labels: list[str] | None = None) -> None:
-        """Fill the window with a run's files and bring it up."""
+                 fold_labels: list[str] | None = None, staged: bool = False) -> None:
+        """Fill the window with a run's files and bring it up. ``staged`` (a run that just
+        ended): the metrics now; the curves, the window's first show and its activation each
+        in a later turn of the event loop. Each step costs tens of ms with software GL (the
+        first paint of the plots; activation repaints the main window's dock titles, and
+        every main-window repaint composes the whole window through GL): done at once they
+        kept the GUI thread busy ~200 ms."""
+        self._shown_run += 1
         self.setWindowTitle(f"Training run — {run_dir}")
         self.results.show_metrics_dict(metrics, run_dir)
-        self.curves.show_history(history, fold_labels)
-        self.show()
-        self.raise_()
-        self.activateWindow()
+        if not staged:
+            self.curves.show_history(history, fold_labels)
+            self.show()
+            self.raise_()
+            self.activateWindow()
+            return
+        shown = self._shown_run
+        steps = [lambda: self.curves.show_history(history, fold_labels),
+                 lambda: (self.show(), self.raise_()),
+                 self.activateWindow]
+
+        def next_step() -> None:
+            if shown != self._shown_run:  # overtaken by another run (or a live one)
+                return
+            steps.pop(0)()
+            if steps:
+                QtCore.QTimer.singleShot(0, self, next_step)
+
+        QtCore.QTimer.singleShot(0, self, next_step)
