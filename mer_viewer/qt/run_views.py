@@ -9,6 +9,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .scene_activation import ignore_window_activation
+
 LOSS_PEN = pg.mkPen((230, 120, 60), width=1)
 TRAIN_PEN = pg.mkPen((90, 160, 240), width=2)
 VAL_PEN = pg.mkPen((80, 220, 120), width=2)
@@ -60,6 +62,7 @@ class CurvesView(QtWidgets.QWidget):
         self.uf1_plot.setYRange(0, 1)
         self.uf1_plot.setLabel("bottom", "epoch, fold after fold")
         for plot in (self.loss_plot, self.uf1_plot):
+            ignore_window_activation(plot)
             plot.setMinimumHeight(70 if compact else 160)
             plot.showGrid(x=True, y=True, alpha=0.2)
         self.uf1_plot.setVisible(not compact)  # compact: the loss only (the run window has both)
