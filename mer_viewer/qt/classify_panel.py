@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..core.ml.classify import Classification
 from ..core.progress import Progress
+from .scene_activation import ignore_window_activation
 from .state import ViewerState
 from .workers import JobRunner
 
@@ -88,6 +89,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         self.result_label = QtWidgets.QLabel("no classification yet")
         self.result_label.setWordWrap(True)
         self.chart = ProbabilityChart()
+        ignore_window_activation(self.chart)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.model_box, 1)
         top.addWidget(self.choose)

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.face import Box
 from .elided import ElidedLabel
+from .scene_activation import ignore_window_activation
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -39,6 +40,7 @@ class ImagePanel(QtWidgets.QWidget):
         self.readout = ElidedLabel(" ")
         self.readout.setStyleSheet("color: palette(mid);")
         self.layout_widget = pg.GraphicsLayoutWidget()
+        ignore_window_activation(self.layout_widget)
         self.layout_widget.setBackground((25, 25, 25))
         self.layout_widget.ci.setContentsMargins(0, 0, 0, 0)
         self.view = self.layout_widget.addViewBox(row=0, col=0, lockAspect=True, invertY=True,

@@ -9,6 +9,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .scene_activation import ignore_window_activation
+
 LOSS_PEN = pg.mkPen((230, 120, 60), width=1)
 TRAIN_PEN = pg.mkPen((90, 160, 240), width=2)
 VAL_PEN = pg.mkPen((80, 220, 120), width=2)
@@ -60,6 +62,7 @@ class CurvesView(QtWidgets.QWidget):
         self.uf1_plot.setYRange(0, 1)
         self.uf1_plot.setLabel("bottom", "epoch, fold after fold")
         for plot in (self.loss_plot, self.uf1_plot):
+            ignore_window_activation(plot)
             plot.setMinimumHeight(70 if compact else 160)
             plot.showGrid(x=True, y=True, alpha=0.2)
         self.uf1_plot.setVisible(not compact)  # compact: the loss only (the run window has both)
@@ -232,19 +235,42 @@ class RunWindow(QtWidgets.QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(split)
         self.resize(1100, 640)
+        self._shown_run = 0
 
     def start_live(self, run_dir: Path | None) -> None:
         """A run starts: its curves arrive live (``curves.add``), its results when it ends."""
+        self._shown_run += 1  # a staged show_run still under way is dropped
         self.setWindowTitle(f"Training run — {run_dir} (running)")
         self.results.clear()
         self.curves.clear()
 
     def show_run(self, metrics: dict, history: list[dict], run_dir: Path,
-                 fold_labels: list[str] | None = None) -> None:
-        """Fill the window with a run's files and bring it up."""
+                 fold_labels: list[str] | None = None, staged: bool = False) -> None:
+        """Fill the window with a run's files and bring it up. ``staged`` (a run that just
+        ended): the metrics now; the curves, the window's first show and its activation each
+        in a later turn of the event loop. Each step costs tens of ms with software GL (the
+        first paint of the plots; activation repaints the main window's dock titles, and
+        every main-window repaint composes the whole window through GL): done at once they
+        kept the GUI thread busy ~200 ms."""
+        self._shown_run += 1
         self.setWindowTitle(f"Training run — {run_dir}")
         self.results.show_metrics_dict(metrics, run_dir)
-        self.curves.show_history(history, fold_labels)
-        self.show()
-        self.raise_()
-        self.activateWindow()
+        if not staged:
+            self.curves.show_history(history, fold_labels)
+            self.show()
+            self.raise_()
+            self.activateWindow()
+            return
+        shown = self._shown_run
+        steps = [lambda: self.curves.show_history(history, fold_labels),
+                 lambda: (self.show(), self.raise_()),
+                 self.activateWindow]
+
+        def next_step() -> None:
+            if shown != self._shown_run:  # overtaken by another run (or a live one)
+                return
+            steps.pop(0)()
+            if steps:
+                QtCore.QTimer.singleShot(0, self, next_step)
+
+        QtCore.QTimer.singleShot(0, self, next_step)

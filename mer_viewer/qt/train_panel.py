@@ -233,7 +233,7 @@ class TrainPanel(QtWidgets.QWidget):
         if name == self.JOB:
             self._finished("done")
             if self.run_dir is not None:
-                self.open_run(self.run_dir)
+                self.open_run(self.run_dir, staged=True)
 
     def _finished(self, how: str) -> None:
         self.start_button.setEnabled(True)
@@ -248,9 +248,10 @@ class TrainPanel(QtWidgets.QWidget):
         if folder:
             self.open_run(Path(folder))
 
-    def open_run(self, folder: Path) -> bool:
+    def open_run(self, folder: Path, staged: bool = False) -> bool:
         """Show a finished run's metrics, confusion matrix and curves (from its files) in
-        the run window."""
+        the run window (``staged``: the curves and the window come up in later event-loop
+        turns, see ``RunWindow.show_run``)."""
         metrics_file = Path(folder) / "metrics.json"
         if not metrics_file.is_file():
             self._say(f"{folder}: no metrics.json (not a finished run)")
@@ -259,7 +260,8 @@ class TrainPanel(QtWidgets.QWidget):
             metrics = json.loads(metrics_file.read_text())
             history_file = Path(folder) / "history.json"
             history = json.loads(history_file.read_text()) if history_file.is_file() else []
-            self.run_window.show_run(metrics, history, Path(folder), _fold_labels(Path(folder)))
+            self.run_window.show_run(metrics, history, Path(folder), _fold_labels(Path(folder)),
+                                     staged=staged)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self._say(f"{folder}: unreadable run files ({type(exc).__name__}: {exc})")
             return False

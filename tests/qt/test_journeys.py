@@ -112,7 +112,7 @@ def test_train_cancel_train_again_and_see_the_results(qtbot, demo_corpus, tmp_pa
     metrics = json.loads((out / "metrics.json").read_text())
     assert f"UF1 {metrics['uf1']:.2%}" in panel.results.summary.text()
     assert panel.results.confusion.rowCount() == len(metrics["classes"])
-    assert panel.results.isVisible()  # the results are shown, not only stored
+    qtbot.waitUntil(panel.results.isVisible)  # the results are shown, not only stored
     assert window.classify_panel.checkpoint()[0] == out / "model.pt"
     assert not watch.failures()
 

@@ -97,9 +97,10 @@ def test_training_runs_with_live_curves_and_results(qtbot, demo_corpus, tmp_path
     y = panel.curves.loss_curve.yData
     assert len(panel.curves.folds) == len(folds) + 1 >= 3
     assert np.isnan(y).sum() == len(panel.curves.folds) - 1
-    # on finish the run opens in its own window, at a usable size
+    # on finish the run opens in its own window (over a few event-loop turns), at a usable size
     run_window = panel.run_window
-    assert run_window.isVisible() and run_window.width() >= 800
+    qtbot.waitUntil(run_window.isVisible)
+    assert run_window.width() >= 800
     assert f"UF1 {metrics['uf1']:.2%}" in run_window.results.summary.text()
     confusion = run_window.results.confusion
     assert [confusion.horizontalHeaderItem(i).text() for i in range(confusion.columnCount())] \

@@ -68,3 +68,24 @@ def test_run_window_shows_metrics_and_curves(qtbot, tmp_path):
     assert window.isVisible() and str(tmp_path) in window.windowTitle()
     assert "UF1 50.00%" in window.results.summary.text()
     assert window.curves.loss == HISTORY[0]["loss"] + HISTORY[1]["loss"]
+
+
+def test_run_window_staged_show(qtbot, tmp_path):
+    """A run that just ended comes up over a few event-loop turns (metrics first), with
+    the same content as at once; a run started meanwhile drops the rest."""
+    metrics = {"uf1": 0.5, "uar": 0.6, "accuracy": 0.55, "n_samples": 4,
+               "classes": ["negative", "positive", "surprise"],
+               "confusion": [[1, 0, 0], [0, 1, 1], [0, 0, 1]], "per_class": {}}
+    window = RunWindow()
+    qtbot.addWidget(window)
+    window.show_run(metrics, HISTORY, tmp_path, staged=True)
+    assert "UF1 50.00%" in window.results.summary.text() and not window.isVisible()
+    qtbot.waitUntil(window.isVisible)
+    assert window.curves.loss == HISTORY[0]["loss"] + HISTORY[1]["loss"]
+    assert str(tmp_path) in window.windowTitle()
+    window.close()
+
+    window.show_run(metrics, HISTORY, tmp_path, staged=True)
+    window.start_live(tmp_path / "next")  # a new run before the window came up
+    qtbot.wait(100)
+    assert not window.isVisible() and window.curves.loss == []
