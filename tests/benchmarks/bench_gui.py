@@ -44,7 +44,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -276,7 +278,7 @@ class Heartbeat:
     longest time the GUI thread could not react: a slow slot or paint, or a worker thread
     holding the GIL (a C extension loading a model, a shared library being linked)."""
 
-    def __init__(self, interval_ms: int = 10):
+    def __init__(self, interval_ms: int = 10, stacks: bool = False):
         from PySide6 import QtCore
 
         self.timer = QtCore.QTimer()
@@ -284,20 +286,56 @@ class Heartbeat:
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.ticks: list[float] = []
+        # --stacks: a watcher thread samples the GUI thread's stack while a tick is late,
+        # so a block can be named (it cannot run while a C extension holds the GIL).
+        self.stacks = stacks
+        self.samples: dict[float, list[str]] = {}  # tick before the gap -> sampled stacks
+        self._gui = threading.get_ident()
+        self._watching = False
+        self._watcher: threading.Thread | None = None
 
     def _tick(self) -> None:
         self.ticks.append(time.perf_counter())
 
+    def _watch(self) -> None:
+        while self._watching:
+            time.sleep(0.01)
+            last = self.ticks[-1]
+            if time.perf_counter() - last > 0.04:
+                frame = sys._current_frames().get(self._gui)
+                if frame is not None:
+                    lines = [f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                             for f in traceback.extract_stack(frame)[-14:]]
+                    self.samples.setdefault(last, []).append(" < ".join(reversed(lines)))
+
     def start(self) -> None:
         self.ticks = [time.perf_counter()]
+        self.samples = {}
         self.timer.start()
+        if self.stacks:
+            self._watching = True
+            self._watcher = threading.Thread(target=self._watch, daemon=True)
+            self._watcher.start()
 
     def stop(self) -> tuple[float, float]:
         """(longest gap in ms, seconds from start to that gap's beginning)."""
         self.timer.stop()
         self._tick()
+        if self._watcher is not None:
+            self._watching = False
+            self._watcher.join()
+            self._watcher = None
         gaps = np.diff(self.ticks)
         i = int(np.argmax(gaps))
+        if self.stacks:
+            found = self.samples.get(self.ticks[i], [])
+            counts: dict[str, int] = {}
+            for stack in found:
+                counts[stack] = counts.get(stack, 0) + 1
+            print(f"-- longest block {gaps[i] * 1e3:.0f} ms: {len(found)} stack samples",
+                  file=sys.stderr)
+            for stack, n in sorted(counts.items(), key=lambda kv: -kv[1])[:5]:
+                print(f"   {n}x {stack}", file=sys.stderr)
         return float(gaps[i]) * 1e3, self.ticks[i] - self.ticks[0]
 
 
@@ -325,7 +363,8 @@ def _idle(seconds: float) -> None:
     loop.exec()
 
 
-def gui_blocks(root: Path, train_epochs: int) -> list[tuple[str, float, str]]:
+def gui_blocks(root: Path, train_epochs: int,
+               stacks: bool = False) -> list[tuple[str, float, str]]:
     """Longest GUI-thread block (ms) of each user journey, in one fresh window:
     start-up, the first uncached clip, classify (first and again), building the
     training items and a tiny training run; plus the classify latency from the key
@@ -337,7 +376,7 @@ def gui_blocks(root: Path, train_epochs: int) -> list[tuple[str, float, str]]:
     from mer_viewer.qt.screenshot import settled
 
     rows = []
-    beat = Heartbeat()
+    beat = Heartbeat(stacks=stacks)
     settings = QtCore.QSettings(os.path.join(os.environ["XDG_CONFIG_HOME"], "blocks.ini"),
                                 QtCore.QSettings.Format.IniFormat)
     samples = Dataset.open(root).samples
@@ -445,6 +484,8 @@ def main(argv=None) -> int:
                         help="measure the longest GUI-thread blocks (heartbeat; default on)")
     parser.add_argument("--train-epochs", type=int, default=1,
                         help="epochs of the tiny training run of --blocks (default 1)")
+    parser.add_argument("--stacks", action="store_true",
+                        help="print the GUI thread's sampled stacks during each longest block")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         print("bench_gui: needs an X display; run it under xvfb-run (see the docstring)",
@@ -477,7 +518,7 @@ def main(argv=None) -> int:
     guard = protect(app)  # noqa: F841 - as the app does
     renderer = gl_renderer()
     # first: nothing (face models, torch) loaded in this process yet
-    blocks = gui_blocks(root, args.train_epochs) if args.blocks else []
+    blocks = gui_blocks(root, args.train_epochs, args.stacks) if args.blocks else []
     first, ahead, again = clip_switch(root, args.rounds) if args.rounds > 0 else ({}, {}, {})
     sizes = ((320, 520), (960, 720)) if args.frames > 0 else ()
     fps = [((w, h), frame_rate(args.points, (w, h), args.frames, 5)) for w, h in sizes]
