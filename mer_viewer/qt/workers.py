@@ -64,12 +64,6 @@ class _ClosingWorker(GeneratorWorker):
                 pass
 
 
-def single(func: Callable[..., Any], *args, message: str = "", **kwargs) -> Iterator[Progress]:
-    """Wrap a plain call as a one-step job whose final Progress carries the result."""
-    yield Progress(0, 1, message)
-    yield Progress(1, 1, message, func(*args, **kwargs))
-
-
 @dataclass
 class _Running:
     worker: GeneratorWorker
