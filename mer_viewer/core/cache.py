@@ -192,39 +192,106 @@ def warn_cache_problem(problem: str) -> None:
         warnings.warn(problem, CacheWarning, stacklevel=3)
 
 
-def store(save, value, path: Path) -> bool:
-    """Cache ``value`` with ``save``; when the cache cannot be written, warn once and go on.
-    Whether it was stored."""
-    problem = _try_store(save, value, path)
-    warn_cache_problem(problem)
-    return not problem
+class ClipProducts:
+    """One clip's products for one parameter set (aligned pair, motion cloud, optical flows),
+    read through the disk cache: from the cache when there and valid, else computed and stored.
+
+    The one place that decides "load, else compute and store": the commands, ``preprocess``,
+    the viewer's loaders and its reading ahead all go through it. The cache is optional:
+    with ``use_cache`` off nothing is read or written, and a cache that cannot be written
+    (read-only, full, a path through a file) costs time, never the result: ``cache_error``
+    says why (the last problem), with ``warn`` also a CacheWarning once per process.
+    What was loaded or computed stays on the object (the cloud is made from the pair just
+    aligned); ``pair`` is one known already (it is then neither loaded nor stored). One
+    thread at a time.
+    """
+
+    def __init__(self, sample: Sample, params: CloudParams = CloudParams(),
+                 root: Path | None = None, use_cache: bool = True, warn: bool = True,
+                 pair: AlignedPair | None = None):
+        self.sample, self.params, self.use_cache, self.warn = sample, params, use_cache, warn
+        self.files = clip_files(sample, params, root)
+        self.cache_error = ""
+        self._pair, self._cloud = pair, None
+        self._flows: dict[str, FlowField] = {}
+        self._looked: set[str] = set()  # what the cache was asked for already
+
+    # --- from the cache only (None when absent, unreadable, or the cache is off) --------------
+    def _lookup(self, what: str, load):
+        if what in self._looked or not self.use_cache:
+            return None
+        self._looked.add(what)
+        return load()
+
+    def cached_pair(self) -> AlignedPair | None:
+        if self._pair is None:
+            self._pair = self._lookup("pair", lambda: load_pair(self.files.pair))
+        return self._pair
+
+    def cached_cloud(self) -> MotionCloud | None:
+        if self._cloud is None:
+            self._cloud = self._lookup("cloud", lambda: load_cloud(self.files.cloud))
+        return self._cloud
+
+    def cached_flow(self, method: FlowMethod) -> FlowField | None:
+        if method not in self._flows:
+            flow = self._lookup(f"flow-{method}", lambda: load_flow(self.files.flow(method)))
+            if flow is not None and flow.method == method:
+                self._flows[method] = flow
+        return self._flows.get(method)
+
+    def cached(self, flow_method: FlowMethod | None = None) -> dict:
+        """What the cache holds: ``{"cloud", "pair", "flow"}``, those found (the flow by
+        ``flow_method`` is looked up only with a pair, which it belongs to)."""
+        found = {"cloud": self.cached_cloud(), "pair": self.cached_pair()}
+        if found["pair"] is not None and flow_method is not None:
+            found["flow"] = self.cached_flow(flow_method)
+        return {k: v for k, v in found.items() if v is not None}
+
+    # --- read-through ---------------------------------------------------------------------------
+    def pair(self) -> AlignedPair:
+        """The aligned pair (face, landmarks, alignment, onset/apex crops)."""
+        if self.cached_pair() is None:
+            self._pair = align_pair(self.sample, self.params)
+            self._store(save_pair, self._pair, self.files.pair)
+        return self._pair
+
+    def cloud(self) -> MotionCloud:
+        """The unsampled motion cloud (made from the pair, which is stored with it)."""
+        if self.cached_cloud() is None:
+            self._cloud = cloud_from_pair(self.pair(), self.params, sampling=None)
+            self._store(save_cloud, self._cloud, self.files.cloud)
+        return self._cloud
+
+    def flow(self, method: FlowMethod) -> FlowField:
+        """The optical flow of the pair by ``method``."""
+        if self.cached_flow(method) is None:
+            self._flows[method] = pair_flow(self.pair(), method)
+            self._store(save_flow, self._flows[method], self.files.flow(method))
+        return self._flows[method]
+
+    def _store(self, save, value, path: Path) -> None:
+        if not self.use_cache:
+            return
+        problem = _try_store(save, value, path)
+        if problem:
+            self.cache_error = problem
+            if self.warn:
+                warn_cache_problem(problem)
 
 
 def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path | None = None,
                 use_cache: bool = True) -> AlignedPair:
     """The aligned pair of ``sample``: from the cache when valid, else computed and stored."""
-    path = clip_files(sample, params, root).pair
-    pair = load_pair(path) if use_cache else None
-    if pair is None:
-        pair = align_pair(sample, params)
-        if use_cache:
-            store(save_pair, pair, path)
-    return pair
+    return ClipProducts(sample, params, root, use_cache).pair()
 
 
 def cached_flow(sample: Sample, params: CloudParams = CloudParams(), method: FlowMethod = "tvl1",
                 pair: AlignedPair | None = None, root: Path | None = None,
                 use_cache: bool = True) -> FlowField:
-    """The optical flow of ``sample``'s aligned pair: from the cache, else computed and stored."""
-    path = clip_files(sample, params, root).flow(method)
-    flow = load_flow(path) if use_cache else None
-    if flow is None or flow.method != method:
-        if pair is None:
-            pair = cached_pair(sample, params, root, use_cache)
-        flow = pair_flow(pair, method)
-        if use_cache:
-            store(save_flow, flow, path)
-    return flow
+    """The optical flow of ``sample``'s aligned pair (``pair`` when given, else the cached or
+    computed one): from the cache, else computed and stored."""
+    return ClipProducts(sample, params, root, use_cache, pair=pair).flow(method)
 
 
 def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
@@ -232,12 +299,7 @@ def cached_cloud(sample: Sample, params: CloudParams = CloudParams(),
                  root: Path | None = None, use_cache: bool = True) -> MotionCloud:
     """The motion cloud of ``sample``: from the cache when valid, else computed and stored
     (with its aligned pair, which the 2D views use)."""
-    path = cache_file(sample, params, root)
-    cloud = load_cloud(path) if use_cache else None
-    if cloud is None:
-        cloud = cloud_from_pair(cached_pair(sample, params, root, use_cache), params, sampling=None)
-        if use_cache:
-            store(save_cloud, cloud, path)
+    cloud = ClipProducts(sample, params, root, use_cache).cloud()
     return cloud if sampling is None else cloud.resample(sampling)
 
 
@@ -264,30 +326,23 @@ def _first_line(exc: BaseException) -> str:
 
 def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
                     flow: FlowMethod | None = None) -> PreprocessOutcome:
-    cache_error = ""
     try:
-        files = clip_files(sample, params, root)
-        pair = load_pair(files.pair)
-        have_cloud = load_cloud(files.cloud) is not None
-        need_flow = flow is not None and load_flow(files.flow(flow)) is None
-        if pair is not None and have_cloud and not need_flow:
+        clip = ClipProducts(sample, params, root, warn=False)  # the caller warns, once
+        found = clip.cached()
+        need_flow = flow is not None and clip.cached_flow(flow) is None
+        if len(found) == 2 and not need_flow:
             return PreprocessOutcome(sample.id, True, cached=True)
-        if pair is None:
-            pair = align_pair(sample, params)
-            cache_error = _try_store(save_pair, pair, files.pair)
-        if not have_cloud:
-            cloud = cloud_from_pair(pair, params, sampling=None)
-            cache_error = _try_store(save_cloud, cloud, files.cloud) or cache_error
+        clip.pair()
+        clip.cloud()
     except (MerError, ValueError, OSError) as exc:
         return PreprocessOutcome(sample.id, False, error=_first_line(exc))
     if need_flow:
         try:
-            flow_field = pair_flow(pair, flow)
+            clip.flow(flow)
         except Exception as exc:  # noqa: BLE001 - OpenCV errors too; the cloud is still good
             return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc),
-                                     cache_error=cache_error)
-        cache_error = _try_store(save_flow, flow_field, files.flow(flow)) or cache_error
-    return PreprocessOutcome(sample.id, True, cache_error=cache_error)
+                                     cache_error=clip.cache_error)
+    return PreprocessOutcome(sample.id, True, cache_error=clip.cache_error)
 
 
 def _files_exist(sample: Sample, params: CloudParams, root: Path | None,

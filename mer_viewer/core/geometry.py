@@ -1,4 +1,4 @@
-"""Pinhole camera intrinsics and back-projection of depth maps to metric points."""
+"""Pinhole camera intrinsics, back-projection of depth maps to metric points, display coordinates."""
 
 from __future__ import annotations
 
@@ -208,3 +208,11 @@ def project(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
         u = intrinsics.fx * points[:, 0] / z + intrinsics.cx
         v = intrinsics.fy * points[:, 1] / z + intrinsics.cy
     return np.stack([u, v], axis=1)
+
+
+def display_points(points_m: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(K, 3) camera-frame metres -> (K, 3) mm around ``centre`` with z up and the face
+    toward −y: display (x, y, z) = (X, Z, −Y), a rotation (no mirror), so a camera
+    at azimuth −90° sees the face as the sensor did, u to the right."""
+    p = (np.asarray(points_m, dtype=np.float64) - np.asarray(centre, dtype=np.float64)) * 1e3
+    return np.stack([p[:, 0], p[:, 2], -p[:, 1]], axis=1).astype(np.float32)

@@ -119,7 +119,7 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.notes.textChanged.connect(self._notes_timer.start)
         self.revert_button.clicked.connect(self.revert_row)
         self.save_button.clicked.connect(self.save)
-        self.export_button.clicked.connect(self._ask_export)
+        self.export_button.clicked.connect(self.ask_export)
         state.rowChanged.connect(self.show_row)
         session.editChanged.connect(self._on_edit_changed)
         session.undo.cleanChanged.connect(self._update_status)
@@ -290,7 +290,8 @@ class AnnotationPanel(QtWidgets.QWidget):
             self.session.error.emit(f"could not save the annotations: {describe_error(exc)}")
         self._update_status()
 
-    def _ask_export(self) -> None:
+    def ask_export(self) -> None:
+        """Ask for a file and export the merged annotations to it (in the background)."""
         self._flush_notes()
         name, _ = QtWidgets.QFileDialog.getSaveFileName(
             self, "Export merged annotations", "annotations_merged.xlsx",

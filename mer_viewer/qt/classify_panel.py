@@ -8,8 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..core.jobs import classify_job
 from ..core.ml.classify import Classification
-from ..core.progress import Progress
 from .scene_activation import ignore_window_activation
 from .state import ViewerState
 from .workers import JobRunner
@@ -18,22 +18,6 @@ BUNDLED = {"bundled 3-class": "3", "bundled 4-class": "4"}
 BAR = (90, 140, 220)
 BAR_PREDICTED = (240, 170, 40)
 TRUE_PEN = pg.mkPen((80, 230, 120), width=3)
-
-
-def classify_job(sample, checkpoint_path: Path | None, bundled_task: str = "3"):
-    """Classify the clip (cached model, input made as in training), then explain the decision:
-    the probabilities are yielded first, the result with its saliency after."""
-    from ..core.ml.classify import bundled_checkpoint, classify, explain_classification
-    from ..core.ml.runtime import import_torch
-    from .warm_up import freeze_heap
-
-    yield Progress(0, 2, "classifying")
-    import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
-    freeze_heap()
-    result = classify(sample, checkpoint_path or bundled_checkpoint(bundled_task))
-    best = result.probabilities[result.predicted]
-    yield Progress(1, 2, f"{result.predicted} ({best:.0%}); saliency…", result)
-    yield Progress(2, 2, f"{result.predicted} ({best:.0%})", explain_classification(sample, result))
 
 
 class ProbabilityChart(pg.PlotWidget):

@@ -1,4 +1,4 @@
-"""Per-point colours of a motion cloud for each colour mode, and the display coordinates."""
+"""Per-point colours of a motion cloud for each colour mode."""
 
 from __future__ import annotations
 
@@ -64,11 +64,3 @@ def rgba(colors: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     out[:, :3] = colors
     out[:, 3] = alpha
     return out
-
-
-def display_points(points_m: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """(K, 3) camera-frame metres -> (K, 3) mm around ``centre`` with z up and the face
-    toward −y: display (x, y, z) = (X, Z, −Y), a rotation (no mirror), so a camera
-    at azimuth −90° sees the face as the sensor did, u to the right."""
-    p = (np.asarray(points_m, dtype=np.float64) - np.asarray(centre, dtype=np.float64)) * 1e3
-    return np.stack([p[:, 0], p[:, 2], -p[:, 1]], axis=1).astype(np.float32)

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from ..core.jobs import sampling_job
 from ..core.pipeline import MotionCloud, SamplingParams
-from ..core.progress import Progress
-from .cloud_colors import dimmed, display_points, point_colors
+from .cloud_colors import dimmed, point_colors
 from .cloud_controls import CloudControls
 from .cloud_view import CameraLink, CloudView
 from .elided import ElidedLabel
 from .legend import ColorLegend
 from .loader import CloudLoader
-from .memo import Memo
+from .memo import RecentClips
 from .state import ViewerState
 from .workers import JobRunner, describe_error
 
@@ -23,17 +23,6 @@ SIDES = ("left", "right")
 PICK_HINT = "hover or click a point; click a pixel in the 2D views"
 #: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
 SLOW_SAMPLINGS = ("fps",)
-
-
-def sampling_job(cloud: MotionCloud, samplings: dict[str, SamplingParams]):
-    """Resample ``cloud`` for each view (fps on a large face takes a while: a job); the
-    result is ``(cloud, {side: sampled cloud}, display points in mm)``."""
-    out = {}
-    for i, (side, params) in enumerate(samplings.items()):
-        yield Progress(i, len(samplings), f"{params.method} sampling of {params.points} points")
-        out[side] = cloud.resample(params)
-    points_mm = display_points(cloud.points_m, cloud.centre)
-    yield Progress(len(samplings), len(samplings), "sampled", (cloud, out, points_mm))
 
 
 def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
@@ -44,16 +33,20 @@ def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:
 
 
 class CloudPanel(QtWidgets.QWidget):
-    """Shows the state's cloud in two linked viewports, each with its own sampling."""
+    """Shows the state's cloud in two linked viewports, each with its own sampling.
+
+    The samplings of recent clips are kept in ``recent`` (the window's memory; a panel
+    of its own when none is given)."""
 
     JOB = "sampling"
     message = QtCore.Signal(str)  # information (fades)
     error = QtCore.Signal(str)    # a failure (stays until dismissed)
 
-    def __init__(self, state: ViewerState, jobs: JobRunner,
+    def __init__(self, state: ViewerState, jobs: JobRunner, recent: RecentClips | None = None,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.state, self.jobs = state, jobs
+        self.recent = recent if recent is not None else RecentClips()
         self.controls = CloudControls()
         self.views = {side: CloudView(side) for side in SIDES}
         self.titles = {side: ElidedLabel(" ", lines=2) for side in SIDES}
@@ -68,7 +61,6 @@ class CloudPanel(QtWidgets.QWidget):
         self._reset_next = True
         self._hovered: int | None = None  # the point under the mouse (the pick stays)
         self.failed = ""  # why the current clip has no cloud to show (its job failed)
-        self._recent = Memo()  # (sample id, samplings) -> sampling_job's result, recent clips
 
         pair = QtWidgets.QHBoxLayout()
         pair.setSpacing(4)
@@ -152,16 +144,16 @@ class CloudPanel(QtWidgets.QWidget):
         cloud = self.state.cloud
         if cloud is None:
             return
-        samplings = {side: self.controls.sampling(side) for side in SIDES}
-        known = self._recent.get(self._memo_key(cloud, samplings))
-        if known is None or known[0] is not cloud:
+        samplings = self.samplings()
+        known = self.recent.sampling(cloud, samplings)
+        if known is None:
             if any(p.method in SLOW_SAMPLINGS for p in samplings.values()):
                 self.jobs.start(self.JOB, sampling_job(cloud, samplings),
                                 f"sampling {cloud.sample_id}")
                 return
             # sort and random take ~2 ms each: here, so the views update with the 2D ones
             known = list(sampling_job(cloud, samplings))[-1].result
-            self._recent.put(self._memo_key(cloud, samplings), known)
+            self.recent.keep_sampling(samplings, known)
         self.jobs.cancel(self.JOB)
         self._show(*known)
 
@@ -171,16 +163,20 @@ class CloudPanel(QtWidgets.QWidget):
         cloud, sampled, points_mm = result
         if cloud is not self.state.cloud:
             return
-        self._recent.put(self._memo_key(cloud, {s: sampled[s].sampling for s in SIDES}), result)
+        self.recent.keep_sampling({s: sampled[s].sampling for s in SIDES}, result)
         self._show(cloud, sampled, points_mm)
 
-    def remember_sampling(self, samplings: dict[str, SamplingParams], result) -> None:
-        """Keep ``sampling_job``'s result for a clip not shown yet (read ahead)."""
-        self._recent.put(self._memo_key(result[0], samplings), result)
+    def restore_settings(self, settings: QtCore.QSettings):
+        """Take the controls' saved values; returns the cloud parameters they set."""
+        self.controls.restore(settings)
+        return self.controls.cloud_params()
 
-    @staticmethod
-    def _memo_key(cloud: MotionCloud, samplings: dict[str, SamplingParams]) -> tuple:
-        return (cloud.sample_id, *(samplings[s] for s in SIDES))
+    def save_settings(self, settings: QtCore.QSettings) -> None:
+        self.controls.save(settings)
+
+    def samplings(self) -> dict[str, SamplingParams]:
+        """The sampling of each viewport, as the controls set it."""
+        return {side: self.controls.sampling(side) for side in SIDES}
 
     def _show(self, cloud: MotionCloud, sampled: dict[str, MotionCloud],
               points_mm: np.ndarray) -> None:

@@ -54,7 +54,7 @@ class ScatterItem(gl.GLScatterPlotItem):
 class CloudView(gl.GLViewWidget):
     """Context points (dimmed, small), highlighted points (full colour) and a picked marker.
 
-    Coordinates are display millimetres (see ``cloud_colors.display_points``).
+    Coordinates are display millimetres (see ``core.geometry.display_points``).
     ``pointHovered(i)``/``pointClicked(i)`` give indexes into the array of
     ``set_cloud`` (-1: nothing there); ``cameraChanged`` fires on any camera move.
     """

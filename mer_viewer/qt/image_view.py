@@ -87,6 +87,11 @@ class ImagePanel(QtWidgets.QWidget):
         if shape is not None:
             self._frame_shape = tuple(shape)
 
+    @property
+    def frame_shape(self) -> tuple[int, int] | None:
+        """(height, width) of the full frame in pixels, once known."""
+        return self._frame_shape
+
     def set_box(self, box: Box | None) -> None:
         rect = QtCore.QRectF() if box is None else QtCore.QRectF(box.x0, box.y0, box.width,
                                                                   box.height)

@@ -12,6 +12,7 @@ from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
 from .loader import CloudLoader
+from .memo import RecentClips
 from .paint_hold import PaintHold
 from .prefetch import Prefetcher
 from .session import DatasetSession
@@ -39,11 +40,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paint_hold = PaintHold(self)
         self.state.sampleChanged.connect(self.paint_hold.hold)
         self.jobs = JobRunner(self)
+        self.recent = RecentClips()  # what recent clips showed: frames, clouds, flows, samplings
         self.session = DatasetSession(self.state, self.jobs, self)
 
         self.messages = MessageBar()
         self._message_log: MessageLog | None = None
-        self.views2d = Views2DPanel(self.state, self.jobs)
+        self.views2d = Views2DPanel(self.state, self.jobs, self.recent)
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -53,12 +55,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = DatasetBrowser()
-        self.cloud_panel = CloudPanel(self.state, self.jobs)
+        self.cloud_panel = CloudPanel(self.state, self.jobs, self.recent)
         self.annotation = AnnotationPanel(self.state, self.session)
         # after the views: on a new clip they clear themselves first, then the loader may
         # show remembered results at once (one repaint instead of two)
-        self.cloud_loader = CloudLoader(self.state, self.jobs, self)
-        self.prefetch = Prefetcher(self, self)  # the neighbours of a shown clip, read ahead
+        self.cloud_loader = CloudLoader(self.state, self.jobs, self.recent, self)
+        # the neighbours of a shown clip, read ahead
+        self.prefetch = Prefetcher(self.state, self.recent, self.jobs, self.browser.neighbours,
+                                   self.cloud_panel.samplings, self)
         self.paint_hold.released.connect(self.prefetch.schedule)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("browser", "Dataset", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -127,7 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
         file.addAction(make_action(self, "save", "&Save annotations", self.annotation.save))
-        file.addAction("&Export merged annotations…", self.annotation._ask_export)
+        file.addAction("&Export merged annotations…", self.annotation.ask_export)
         file.addAction("Save window &screenshot…", self._ask_window_screenshot)
         file.addSeparator()
         file.addAction(make_action(self, "quit", "&Quit", self.close))
@@ -141,7 +145,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s, v = self.state, self.views2d
         clip.addAction(make_action(self, "prev_frame", "Previous frame", lambda: s.step_frame(-1)))
         clip.addAction(make_action(self, "next_frame", "Next frame", lambda: s.step_frame(1)))
-        clip.addAction(make_action(self, "play", "Play / pause", v.scrubber.toggle_playing))
+        clip.addAction(make_action(self, "play", "Play / pause", v.toggle_playing))
         clip.addSeparator()
         clip.addAction(make_action(self, "prev_clip", "Previous clip", lambda: self.browser.step(-1)))
         clip.addAction(make_action(self, "next_clip", "Next clip", lambda: self.browser.step(1)))
@@ -176,7 +180,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cloud_panel.message.connect(self.messages.info)
         self.cloud_panel.error.connect(self.messages.error)
         self.jobs.failed.connect(lambda _name, text: self.messages.error(text))
-        self.views2d.loader.frameFailed.connect(lambda _id, _n, text: self.messages.error(text))
+        self.views2d.frameFailed.connect(lambda _id, _n, text: self.messages.error(text))
         self._connect_paint_hold()
 
     def _connect_paint_hold(self) -> None:
@@ -184,10 +188,10 @@ class MainWindow(QtWidgets.QMainWindow):
         hold, v, s = self.paint_hold, self.views2d, self.state
         hold.watch([self], lambda: s.sample is None or (
             v.frame_shown and v.flow_shown and self.cloud_panel.ready))
-        for signal in (s.frameChanged, s.pairChanged, s.cloudChanged, v.loader.frameReady,
+        for signal in (s.frameChanged, s.pairChanged, s.cloudChanged, v.frameReady,
                        self.jobs.partial, self.jobs.done):
             signal.connect(hold.check)
-        for signal in (self.jobs.failed, v.loader.frameFailed):
+        for signal in (self.jobs.failed, v.frameFailed):
             signal.connect(hold.release)
         self.session.undo.cleanChanged.connect(self._update_title)
 
@@ -218,7 +222,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_opened(self, dataset) -> None:
         add_recent(self.settings, dataset.root)
         self.settings.setValue("datasets/last", str(dataset.root))
-        if self.state.row is None and dataset.samples and not self.session._pending_select:
+        if self.state.row is None and dataset.samples and not self.session.selecting:
             self.state.set_row(self.browser.first_sample() or dataset.samples[0])
 
     def _update_title(self, *_args) -> None:
@@ -289,18 +293,17 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = st.value("window/state")
         if layout is not None:
             self.restoreState(layout, LAYOUT_VERSION)
-        self.cloud_panel.controls.restore(st)
-        self.state.set_cloud_params(self.cloud_panel.controls.cloud_params())
+        self.state.set_cloud_params(self.cloud_panel.restore_settings(st))
         method = st.value("flow/method")
         if method:
-            self.views2d.flow.method_box.setCurrentText(str(method))
+            self.views2d.set_flow_method(str(method))
 
     def save_settings(self) -> None:
         st = self.settings
         st.setValue("window/geometry", self.saveGeometry())
         st.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        st.setValue("flow/method", self.views2d.flow.method)
-        self.cloud_panel.controls.save(st)
+        st.setValue("flow/method", self.views2d.flow_method)
+        self.cloud_panel.save_settings(st)
         st.sync()
 
     def confirm_discard(self) -> bool:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
 
 from PySide6 import QtCore
 
 from ..core.dataset import Sample
 from ..core.errors import MerError
-from .state import view_key
+from ..core.jobs import read_ahead
+from ..core.pipeline import SamplingParams
+from .memo import RecentClips
+from .state import ViewerState, view_key
+from .workers import JobRunner, Lane
 
 #: ms after a clip switch is all shown before reading ahead (its repaint goes first).
 DELAY_MS = 30
@@ -23,24 +27,29 @@ def first_frame(sample: Sample) -> int:
 
 
 class Prefetcher(QtCore.QObject):
-    """After a clip switch, loads the browser's previous and next clips as a revisit finds them.
+    """After a clip switch, loads the neighbouring clips into ``recent`` as a revisit finds them.
 
-    Only what the disk cache holds (``mer preprocess``) is read, in one worker thread: the
-    onset frame (the 16-bit depth PNG is most of it), the cloud, the aligned pair, the flow
-    of the current method, then the 3D samplings. A clip whose cloud or pair is not cached
-    is left alone. It is no job: the status bar and ``settled`` do not wait for it.
+    ``neighbours()`` says which clips (the browser's previous and next), ``samplings()``
+    the 3D views' samplings. Only what the disk cache holds (``mer preprocess``) is read,
+    one clip after another in a background lane of ``jobs``: the onset frame (the 16-bit
+    depth PNG is most of it), the cloud, the aligned pair, the flow of the current method,
+    then the 3D samplings (``core.jobs.read_ahead``). A clip whose cloud or pair is not
+    cached is left alone. It is no job: the status bar and ``settled`` do not wait for it.
     """
 
-    loaded = QtCore.Signal(object)  # dict of what one clip needs (worker → GUI thread)
+    JOB = "read ahead"
 
-    def __init__(self, window, parent: QtCore.QObject | None = None):
+    def __init__(self, state: ViewerState, recent: RecentClips, jobs: JobRunner,
+                 neighbours: Callable[[], Sequence[Sample]],
+                 samplings: Callable[[], dict[str, SamplingParams]],
+                 parent: QtCore.QObject | None = None):
         super().__init__(parent)
-        self.window = window
+        self.state, self.recent = state, recent
+        self.neighbours, self.samplings = neighbours, samplings
         self.enabled = True
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._lane = Lane(jobs, self.JOB, self._load)
         self._lock = threading.Lock()
         self._in_flight: set[tuple] = set()
-        self.loaded.connect(self._store)
 
     @property
     def idle(self) -> bool:
@@ -52,56 +61,43 @@ class Prefetcher(QtCore.QObject):
             QtCore.QTimer.singleShot(DELAY_MS, self.start)
 
     def start(self) -> None:
-        w = self.window
-        state = w.state
+        state = self.state
         if state.sample is None or not self.enabled:
             return
-        params, method = state.cloud_params, state.flow_method
-        samplings = {side: w.cloud_panel.controls.sampling(side) for side in w.cloud_panel.views}
-        for sample in w.browser.neighbours():
+        params, method, samplings = state.cloud_params, state.flow_method, self.samplings()
+        for sample in self.neighbours():
             key = (view_key(sample), params)
-            if w.cloud_loader.memo.get(key) is not None:
+            if self.recent.clip(key) is not None:
                 continue
             with self._lock:
                 if key in self._in_flight:
                     continue
                 self._in_flight.add(key)
-            self._pool.submit(self._load, key, sample, params, method, samplings)
+            self._lane.put((key, sample, params, method, samplings))
 
-    def _load(self, key, sample, params, method, samplings) -> None:
-        from ..core.cache import clip_files, load_cloud, load_flow, load_pair
-        from .cloud_panel import sampling_job
-
+    def _load(self, job) -> None:
+        """One clip, in the lane's thread, into ``recent``."""
+        key, sample, params, method, samplings = job
         try:
-            files = clip_files(sample, params)
-            cloud, pair = load_cloud(files.cloud), load_pair(files.pair)
-            if cloud is None or pair is None:
-                return
-            flow = load_flow(files.flow(method))
             number = first_frame(sample)
-            rgb, depth = sample.frames.color(number), sample.frames.depth(number)
-            self.window.views2d.loader.put(sample, number, rgb, depth)
-            sampled = list(sampling_job(cloud, samplings))[-1].result
-            self.loaded.emit({"key": key, "cloud": cloud, "pair": pair, "flow": flow,
-                              "method": method, "samplings": samplings, "sampled": sampled})
+            got = read_ahead(sample, number, params, method, samplings)
+            if got is None or params != self.state.cloud_params:
+                return  # not cached (the switch computes it), or read with old parameters
+            self.recent.keep_frame(sample, number, *got["frame"])
+            self.recent.keep_clip(key, got["cloud"], got["pair"])
+            if got["flow"] is not None:
+                self.recent.keep_flow(got["pair"], method, got["flow"])
+            self.recent.keep_sampling(samplings, got["sampled"])
         except (MerError, OSError, ValueError):
             pass  # the switch itself will load it, and report what is wrong
-        except Exception:  # noqa: BLE001 - a bug: never lost in the executor's future
+        except Exception:  # noqa: BLE001 - a bug: printed, and reading ahead goes on
             traceback.print_exc()
         finally:
             with self._lock:
                 self._in_flight.discard(key)
 
-    def _store(self, got: dict) -> None:
-        w = self.window
-        key = got["key"]
-        if key[1] != w.state.cloud_params:
-            return  # read with parameters changed since
-        w.cloud_loader.memo.put(key, {"cloud": got["cloud"], "pair": got["pair"]})
-        if got["flow"] is not None:
-            w.views2d.remember_flow(got["pair"], got["method"], got["flow"])
-        w.cloud_panel.remember_sampling(got["samplings"], got["sampled"])
-
     def shutdown(self) -> None:
         self.enabled = False
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._lane.clear()  # the job runner stops the clip being read
+        with self._lock:
+            self._in_flight.clear()

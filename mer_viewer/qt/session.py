@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.dataset import Dataset, Sample, Skipped
-from ..core.dataset.edits import (EditStore, SampleEdit, SidecarError, apply_edit, row_identity,
-                                  set_aside)
-from ..core.dataset.sheets import read_sheet
+from ..core.dataset.edits import EditStore, SampleEdit, SidecarError, apply_edit, set_aside
 from ..core.errors import DatasetError, MerError
-from ..core.progress import Progress
+from ..core.jobs import export_job, open_job
 from .state import ViewerState
 from .workers import JobRunner
 
@@ -23,16 +20,6 @@ DEMO_SIZE = {"subjects": 12, "clips_per_subject": 8, "seed": 0}
 def copy_store(store: EditStore) -> EditStore:
     """An independent copy (the loader thread reads it while the GUI may edit the original)."""
     return store.copy()
-
-
-def open_job(root: Path, edits: EditStore | None = None) -> Iterator[Progress]:
-    """Open ``root`` (with ``edits`` instead of the sidecar when given); also index the sheet's
-    own rows by key, so rows that were skipped can be edited too."""
-    yield Progress(0, 2, f"reading {root}")
-    dataset = Dataset.open(root, edits=edits if edits is not None else "auto")
-    rows = {row_identity(r, dataset.kind)[2]: r.values for r in read_sheet(dataset.sheet,
-                                                                           dataset.kind)}
-    yield Progress(2, 2, f"{len(dataset.samples)} samples", (dataset, rows))
 
 
 def demo_ready(root: Path) -> bool:
@@ -147,6 +134,11 @@ class DatasetSession(QtCore.QObject):
     def dirty(self) -> bool:
         return not self.undo.isClean()
 
+    @property
+    def selecting(self) -> bool:
+        """Whether a clip asked for with ``open`` is still to be selected when it opens."""
+        return bool(self._pending_select)
+
     def _on_done(self, name: str, result) -> None:
         if name == self.DEMO_JOB and result is not None:
             self.open(result, self._pending_select)
@@ -245,18 +237,12 @@ class DatasetSession(QtCore.QObject):
 
     def export(self, path: Path) -> None:
         """Merged annotations (sheet + edits) to .xlsx or .csv, in the background."""
-        from ..core.dataset.edits import export_merged
-
         dataset = self.state.dataset
         if dataset is None:
             self.error.emit(f"{path}: not exported, no dataset is open")
             return
-
-        def job():
-            yield Progress(0, 1, f"writing {path}")
-            yield Progress(1, 1, "written", export_merged(dataset, path))
-
-        self.jobs.start(self.EXPORT_JOB, job(), f"exporting annotations to {path}")
+        self.jobs.start(self.EXPORT_JOB, export_job(dataset, path),
+                        f"exporting annotations to {path}")
 
 
 def row_of(dataset: Dataset | None, key: str) -> Sample | Skipped | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from ..core.jobs import training_job
 from ..core.paths import data_dir
 from ..core.progress import Progress
 from .run_views import CurvesView, ResultsView, RunWindow
@@ -17,36 +18,6 @@ from .workers import JobRunner
 
 MODELS = ("pointnet2", "pointnet", "dgcnn")
 TASKS = ("3", "4", "7", "objective")
-
-
-def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event):
-    """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
-    from ..core.ml.items import build_items
-    from ..core.ml.runtime import import_torch
-    from .warm_up import freeze_heap
-
-    yield Progress(0, 0, "loading torch")
-    import_torch()  # its libraries linked without holding the GIL: the GUI keeps painting
-    from ..core.ml.train import run_training
-
-    try:  # the optimizer's first step imports it (and sympy): now, then out of the GC's sight
-        import torch._dynamo  # noqa: F401
-    except ImportError:
-        pass
-    freeze_heap()
-
-    built = None
-    for record in build_items(dataset, config.classes, preprocessing):
-        if cancel.is_set():
-            return
-        if record.result is not None:
-            built = record.result
-        else:
-            yield Progress(record.step, record.total, record.message)
-    failed = f", {len(built.failed)} clips failed" if built.failed else ""
-    yield Progress(0, 1, f"{len(built.items)} clips ready{failed}", ("items", built))
-    yield from run_training(config, built.items, out, preprocessing=preprocessing.to_dict(),
-                            cancel=cancel)
 
 
 def _fold_labels(folder: Path) -> list[str] | None:

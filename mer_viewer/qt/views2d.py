@@ -4,37 +4,33 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from ..core.progress import Progress
+from ..core.jobs import flow_job
 from .frame_views import DepthView, RgbView
 from .image_view import ImagePanel, ViewLink
 from .loader import FrameLoader
-from .memo import Memo
+from .memo import RecentClips
 from .motion_views import FlowView, HeatmapView
 from .scrubber import FrameScrubber
 from .state import ViewerState
 from .workers import JobRunner
 
 
-def flow_job(sample, params, pair, method: str):
-    """Optical flow of an aligned pair (from the disk cache, else computed and stored), as a
-    one-step job whose result is (sample id, method, FlowField)."""
-    from ..core.cache import cached_flow
-
-    yield Progress(0, 1, f"{method} optical flow")
-    flow = cached_flow(sample, params, method, pair=pair)
-    yield Progress(1, 1, "flow ready", (pair.sample_id, method, flow))
-
-
 class Views2DPanel(QtWidgets.QWidget):
-    """Four linked image panels over the scrubber; follows the state, marks the picked pixel."""
+    """Four linked image panels over the scrubber; follows the state, marks the picked pixel.
+
+    Frames and flows of recent clips are kept in ``recent`` (the window's memory; a panel
+    of its own when none is given)."""
 
     FLOW_JOB = "flow"
+    frameReady = QtCore.Signal(str, int, object, object)  # the loader's, after the views' slots
+    frameFailed = QtCore.Signal(str, int, str)  # sample id, frame, one-line message
 
-    def __init__(self, state: ViewerState, jobs: JobRunner,
+    def __init__(self, state: ViewerState, jobs: JobRunner, recent: RecentClips | None = None,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.state, self.jobs = state, jobs
-        self.loader = FrameLoader(self)
+        self.recent = recent if recent is not None else RecentClips()
+        self.loader = FrameLoader(jobs, self.recent, self)
         self.rgb, self.depth = RgbView(), DepthView()
         self.flow, self.heat = FlowView(), HeatmapView()
         self.panels: list[ImagePanel] = [self.rgb, self.depth, self.flow, self.heat]
@@ -73,6 +69,8 @@ class Views2DPanel(QtWidgets.QWidget):
         state.pickChanged.connect(self._on_pick)
         self.loader.frameReady.connect(self._on_frame_ready)
         self.loader.frameFailed.connect(self._on_frame_failed)
+        self.loader.frameReady.connect(self.frameReady)
+        self.loader.frameFailed.connect(self.frameFailed)
         self.scrubber.frameRequested.connect(state.set_frame)
         self.scrubber.stepRequested.connect(self._on_step)
         self.flow.method_box.currentTextChanged.connect(state.set_flow_method)
@@ -88,7 +86,6 @@ class Views2DPanel(QtWidgets.QWidget):
         self.face_button.clicked.connect(self.fit_face)
         self._shown: tuple[str, int] | None = None
         self._flow_key: tuple[str, str] | None = None
-        self._flows = Memo()  # (sample id, method) -> (AlignedPair, FlowField) of recent clips
 
     # --- readiness (for --screenshot and tests) -------------------------------------------------
     @property
@@ -192,13 +189,11 @@ class Views2DPanel(QtWidgets.QWidget):
             return
         self._flow_key = None
         method = self.flow.method
-        known = self._flows.get((pair.sample_id, method))
-        if known is not None and known[0] is pair:
-            flow = known[1]
-        elif self.state.flow is not None and self.state.flow.method == method:
+        flow = self.recent.flow(pair, method)
+        if flow is None and self.state.flow is not None and self.state.flow.method == method:
             flow = self.state.flow  # came from the disk cache with the pair
-            self._flows.put((pair.sample_id, method), (pair, flow))
-        else:
+            self.recent.keep_flow(pair, method, flow)
+        if flow is None:
             self.flow.set_flow(None, None)
             self.jobs.start(self.FLOW_JOB, flow_job(self.state.sample, self.state.cloud_params,
                                                     pair, method),
@@ -220,12 +215,8 @@ class Views2DPanel(QtWidgets.QWidget):
         sample_id, method, flow = result
         if sample_id != self.state.pair.sample_id or method != self.flow.method:
             return
-        self._flows.put((sample_id, method), (self.state.pair, flow))
+        self.recent.keep_flow(self.state.pair, method, flow)
         self._show_flow(self.state.pair, method, flow)
-
-    def remember_flow(self, pair, method: str, flow) -> None:
-        """Keep the flow of a clip not shown yet (read ahead) for when it is."""
-        self._flows.put((pair.sample_id, method), (pair, flow))
 
     def _show_flow(self, pair, method: str, flow) -> None:
         self.flow.set_flow(flow, pair.box, pair.frame_shape)
@@ -238,8 +229,21 @@ class Views2DPanel(QtWidgets.QWidget):
             self.fit_frame()
         self._auto_range = True
 
+    # --- settings ------------------------------------------------------------------------------
+    @property
+    def flow_method(self) -> str:
+        """The optical flow method the flow view shows."""
+        return self.flow.method
+
+    def set_flow_method(self, method: str) -> None:
+        """Show the flow by ``method`` (one of the flow view's methods; others are ignored)."""
+        self.flow.method_box.setCurrentText(method)
+
+    def toggle_playing(self) -> None:
+        self.scrubber.toggle_playing()
+
     def fit_frame(self) -> None:
-        shape = self.rgb._frame_shape
+        shape = self.rgb.frame_shape
         if shape is not None:
             self.link.show_rect(QtCore.QRectF(0, 0, shape[1], shape[0]))
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import sys
+
+from ..core.ml.runtime import freeze_heap
 
 #: Seconds a thread may keep the GIL while another waits for it (Python's default: 5 ms).
 #: Each call into Qt releases and retakes the GIL, so while a worker runs Python code
@@ -21,14 +22,3 @@ def start() -> None:
     sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
     face.warm_up()
     freeze_heap()
-
-
-def freeze_heap() -> None:
-    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
-
-    A full collection walks every tracked object while it holds the GIL: after Qt,
-    pyqtgraph and torch are imported that took 100–250 ms, at whatever moment a worker's
-    allocations triggered it, and the GUI froze that long. Call it after a large import
-    (modules live as long as the process anyway); cheap, from any thread.
-    """
-    gc.freeze()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -15,7 +17,9 @@ from ..core.progress import Progress
 
 #: Progress reaches the GUI at most this often (ms): a fast job must not flood the event loop.
 PROGRESS_INTERVAL_MS = 80
-MIN_THREADS = 6
+#: Jobs wait for files and for each other; on a 2-core machine the default pool of 2 threads
+#: would queue a flow behind a slow cloud (6 for jobs, 2 for the background lanes).
+MIN_THREADS = 8
 
 
 class JobFailed(Exception):
@@ -60,12 +64,6 @@ class _ClosingWorker(GeneratorWorker):
                 pass
 
 
-def single(func: Callable[..., Any], *args, message: str = "", **kwargs) -> Iterator[Progress]:
-    """Wrap a plain call as a one-step job whose final Progress carries the result."""
-    yield Progress(0, 1, message)
-    yield Progress(1, 1, message, func(*args, **kwargs))
-
-
 @dataclass
 class _Running:
     worker: GeneratorWorker
@@ -73,6 +71,7 @@ class _Running:
     last: Progress | None = None
     result: Any = None
     cancelled: bool = False
+    background: bool = False
 
 
 class JobRunner(QtCore.QObject):
@@ -82,6 +81,11 @@ class JobRunner(QtCore.QObject):
     non-None ``Progress.result`` in order (jobs yield few of them); ``done(name, result)``
     the last result, ``failed(name, message)`` a one-line error, ``cancelled(name)``.
     ``busy`` tells whether any job runs (the screenshot waits for idle).
+
+    A ``background`` job (reading ahead, decoding frames: see :class:`Lane`) is no job to
+    the user: it is not shown, not counted in ``busy`` or ``names``, and says only
+    ``partial`` and ``failed`` (an exception it lets out is a bug, shown like any other);
+    ``cancel_all`` and ``wait_all`` cover it too.
     """
 
     progress = QtCore.Signal(str, object)
@@ -95,34 +99,34 @@ class JobRunner(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
         pool = QtCore.QThreadPool.globalInstance()
-        # Jobs wait for files and for each other; on a 2-core machine the default pool of 2
-        # threads would queue a flow behind a slow cloud.
         pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_THREADS))
         self._jobs: dict[str, _Running] = {}
         self._retired: list[GeneratorWorker] = []  # cancelled workers still unwinding
         self._timer = QtCore.QTimer(self, interval=PROGRESS_INTERVAL_MS)
         self._timer.timeout.connect(self._flush_progress)
         self._dirty: set[str] = set()
+        self._busy = False
 
     # --- control ---------------------------------------------------------------------------
-    def start(self, name: str, job: Iterator[Progress], label: str = "") -> None:
+    def start(self, name: str, job: Iterator[Progress], label: str = "",
+              background: bool = False) -> None:
         """Run the generator ``job`` in a worker thread under ``name``."""
         self.cancel(name)
         worker = _ClosingWorker(lambda: (yield from guarded(job)))
-        running = _Running(worker, label or name)
+        running = _Running(worker, label or name, background=background)
         worker.yielded.connect(lambda p, r=running, n=name: self._on_yield(n, r, p))
         worker.returned.connect(lambda _v, r=running, n=name: self._on_return(n, r))
         worker.errored.connect(lambda e, r=running, n=name: self._on_error(n, r, e))
         worker.aborted.connect(lambda r=running, n=name: self._on_abort(n, r))
         worker.finished.connect(lambda w=worker: self._forget(w))
-        was_busy = self.busy
         self._jobs[name] = running
         self._retired.append(worker)
-        self.started.emit(name, running.label)
+        if not background:
+            self.started.emit(name, running.label)
         worker.start()
-        self._timer.start()
-        if not was_busy:
-            self.busyChanged.emit(True)
+        if not background:
+            self._timer.start()
+            self._after_change()
 
     def cancel(self, name: str) -> None:
         """Ask job ``name`` to stop at its next yield; its results are ignored from now on."""
@@ -131,7 +135,8 @@ class JobRunner(QtCore.QObject):
             return
         running.cancelled = True
         running.worker.quit()
-        self.cancelled.emit(name)
+        if not running.background:
+            self.cancelled.emit(name)
         self._after_change()
 
     def cancel_all(self) -> None:
@@ -143,10 +148,10 @@ class JobRunner(QtCore.QObject):
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return any(not r.background for r in self._jobs.values())
 
     def names(self) -> list[str]:
-        return list(self._jobs)
+        return [name for name, r in self._jobs.items() if not r.background]
 
     def label(self, name: str) -> str:
         running = self._jobs.get(name)
@@ -168,7 +173,8 @@ class JobRunner(QtCore.QObject):
         if not self._current(name, running) or not isinstance(record, Progress):
             return
         running.last = record
-        self._dirty.add(name)
+        if not running.background:
+            self._dirty.add(name)
         if record.result is not None:
             running.result = record.result
             self.partial.emit(name, record.result)
@@ -178,7 +184,8 @@ class JobRunner(QtCore.QObject):
             return
         del self._jobs[name]
         self._dirty.discard(name)
-        self.done.emit(name, running.result)
+        if not running.background:
+            self.done.emit(name, running.result)
         self._after_change()
 
     def _on_error(self, name: str, running: _Running, exc: BaseException) -> None:
@@ -195,7 +202,8 @@ class JobRunner(QtCore.QObject):
     def _on_abort(self, name: str, running: _Running) -> None:
         if self._jobs.get(name) is running:  # aborted from outside cancel(): treat as cancel
             del self._jobs[name]
-            self.cancelled.emit(name)
+            if not running.background:
+                self.cancelled.emit(name)
             self._after_change()
 
     def _forget(self, worker: GeneratorWorker) -> None:
@@ -203,9 +211,12 @@ class JobRunner(QtCore.QObject):
             self._retired.remove(worker)
 
     def _after_change(self) -> None:
-        if not self._jobs:
+        busy = self.busy
+        if not busy:
             self._timer.stop()
-            self.busyChanged.emit(False)
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
 
     def _flush_progress(self) -> None:
         for name in list(self._dirty):
@@ -213,3 +224,61 @@ class JobRunner(QtCore.QObject):
             if running is not None and running.last is not None:
                 self.progress.emit(name, running.last)
         self._dirty.clear()
+
+
+class Lane:
+    """Work on items one at a time, in order, in one background job of ``jobs`` at a time.
+
+    ``put`` queues an item and starts a job when none runs; with ``latest_only`` it replaces
+    the item still waiting, so a burst of requests (scrubbing, playback) never queues up
+    behind the disk. ``work(item)`` runs in the job's thread and reports through signals of
+    its own. Each run of the lane is a job of its own name (``NAME 1``, ``NAME 2``, …):
+    a run that is ending never cancels, nor is cancelled by, the next.
+    """
+
+    def __init__(self, jobs: JobRunner, name: str, work: Callable[[Any], None],
+                 latest_only: bool = False):
+        self.jobs, self.name, self.work, self.latest_only = jobs, name, work, latest_only
+        self._lock = threading.Lock()
+        self._waiting: deque = deque()
+        self._running = False
+        self._runs = 0
+
+    def put(self, item: Any) -> None:
+        """Queue ``item`` (GUI thread)."""
+        with self._lock:
+            if self.latest_only:
+                self._waiting.clear()
+            self._waiting.append(item)
+            if self._running:
+                return
+            self._running = True
+            self._runs += 1
+            name = f"{self.name} {self._runs}"
+        self.jobs.start(name, self._run(), self.name, background=True)
+
+    def clear(self) -> None:
+        """Drop the items still waiting (the one being worked on finishes)."""
+        with self._lock:
+            self._waiting.clear()
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._running and not self._waiting
+
+    def _run(self) -> Iterator[Progress]:
+        ended = False
+        try:
+            while True:
+                with self._lock:
+                    if not self._waiting:
+                        self._running, ended = False, True
+                        return
+                    item = self._waiting.popleft()
+                self.work(item)
+                yield Progress(0, 0, self.name)  # a cancel (shutdown) stops here
+        finally:
+            if not ended:  # cancelled or failed: the next put starts a new run
+                with self._lock:
+                    self._running = False

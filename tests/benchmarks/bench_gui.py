@@ -157,10 +157,7 @@ def _switch(app, window, clock: PaintClock, sample, timeout_s: float = 120.0) ->
 
 def _forget_clips(window) -> None:
     """Drop every clip kept in memory (frames, clouds, pairs, flows, samplings)."""
-    window.views2d.loader.clear()
-    window.cloud_loader.memo.clear()
-    window.views2d._flows.clear()
-    window.cloud_panel._recent.clear()
+    window.recent.clear()
 
 
 def _read_ahead_done(app, window) -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PySide6 import QtWidgets
 
+from mer_viewer.core.geometry import display_points
 from mer_viewer.core.pipeline import SamplingParams
-from mer_viewer.qt.cloud_colors import display_points
 from mer_viewer.qt.cloud_panel import CloudPanel
 from mer_viewer.qt.cloud_view import CameraLink, CloudView
 from mer_viewer.qt.state import ViewerState

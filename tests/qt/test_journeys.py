@@ -220,7 +220,7 @@ def _boom_job(kind: str):
 FAILING_JOBS = {
     "open": ("mer_viewer.qt.session.Dataset.open", None),
     "demo": ("mer_viewer.core.dataset.demo.build_demo", None),
-    "cloud": ("mer_viewer.qt.loader.align_pair", None),
+    "cloud": ("mer_viewer.core.cache.align_pair", None),
     "flow": ("mer_viewer.core.cache.cached_flow", None),
     "classify": ("mer_viewer.core.ml.classify.classify", "classify"),
     "train": ("mer_viewer.core.ml.train.run_training", "train"),

@@ -16,7 +16,7 @@ def test_next_clip_read_ahead_is_shown_like_a_revisit(qtbot, demo_copy, tmp_path
     state, browser = window.state, window.browser
     after = browser.neighbours()[0]
     key = (view_key(after), state.cloud_params)
-    qtbot.waitUntil(lambda: window.cloud_loader.memo.get(key) is not None
+    qtbot.waitUntil(lambda: window.recent.clip(key) is not None
                     and window.prefetch.idle, timeout=20_000)
     browser.step(1)
     assert state.sample is after
@@ -34,4 +34,4 @@ def test_uncached_neighbours_are_not_computed(qtbot, demo_copy, tmp_path):
     window.prefetch.start()
     qtbot.waitUntil(lambda: window.prefetch.idle, timeout=20_000)
     for sample in window.browser.neighbours():
-        assert window.cloud_loader.memo.get((view_key(sample), window.state.cloud_params)) is None
+        assert window.recent.clip((view_key(sample), window.state.cloud_params)) is None

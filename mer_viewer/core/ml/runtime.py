@@ -1,10 +1,11 @@
-"""Process-wide runtime: the C allocator, bfloat16 support, and importing torch without freezing
-other threads."""
+"""Process-wide runtime: the C allocator, bfloat16 support, importing torch without freezing
+other threads, and a frozen heap."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 # glibc mallopt parameters (malloc.h)
@@ -88,3 +89,14 @@ def _preload_torch_libraries() -> None:
     dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
     for name in files:  # a failure here only means the import links them itself
         dlopen(os.fsencode(name), os.RTLD_NOW | os.RTLD_GLOBAL)
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    A full collection walks every tracked object while it holds the GIL: after Qt,
+    pyqtgraph and torch are imported that took 100–250 ms, at whatever moment a worker's
+    allocations triggered it, and the GUI froze that long. Call it after a large import
+    (modules live as long as the process anyway); cheap, from any thread.
+    """
+    gc.freeze()
