@@ -24,8 +24,8 @@ from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
-from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices, eval_batches,
-                                     n_batches, stack_items)
+from mer_viewer.core.ml.data import (StackedItems, TrainItem, augment, batch_indices,
+                                     eval_batches, n_batches, stack_items)
 from mer_viewer.core.ml.inference import predict
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
@@ -53,7 +53,7 @@ class _Run:
     """Mutable state shared by the folds of one run."""
 
     config: TrainConfig
-    data: Dataset
+    data: StackedItems
     folds: list[Fold]
     out: Path
     device: Any
