@@ -15,8 +15,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .core.errors import (FileError, MerError, MerWarning, describe_error, os_reason,
                           write_reason)
-from .core.ml.config import (AUGMENTATIONS, CLASS_WEIGHTS, MOTION_ENCODINGS, PROTOCOLS, SAMPLINGS,
-                             TASKS)
+from .core.ml.config import SAMPLINGS, TRAIN_OPTIONS
 from .core.ml.models import MODEL_NAMES
 from .core.progress import Progress
 
@@ -334,6 +333,34 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0 if not failed and not flow_failed else 1
 
 
+def _add_train_options(p: argparse.ArgumentParser, leave_out: Sequence[str] = ()) -> None:
+    """A flag per training option of ``TRAIN_OPTIONS`` (the Train panel's fields), but those
+    in ``leave_out``; unset flags are None (TrainConfig's default)."""
+    group = p.add_argument_group("training options", "the Train panel's settings")
+    names = []
+    for option in TRAIN_OPTIONS:
+        if option.name in leave_out:
+            continue
+        names.append(option.name)
+        kwargs: dict = {"default": None,
+                        "help": f"{option.help} (default: {option.text(option.default)})"}
+        if option.kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif option.many:
+            kwargs.update(nargs="*", choices=option.choices)
+        else:
+            kwargs.update(type=option.kind, choices=option.choices or None,
+                          metavar=option.metavar)
+        group.add_argument(option.flag, **kwargs)
+    p.set_defaults(train_options=tuple(names))
+
+
+def _train_values(args: argparse.Namespace) -> dict:
+    """The training options' values by name (None: not given), as ``config_from_options``
+    takes them."""
+    return {name: getattr(args, name) for name in args.train_options}
+
+
 # --- mer train --------------------------------------------------------------------------
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -344,39 +371,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                    "folds.json, config.json, checkpoints and PNGs to RUN.")
     _add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
-    p.add_argument("--model", choices=MODEL_NAMES, default=None,
-                   help="network (default: pointnet, ~4× faster per epoch on a CPU than "
-                        "the paper's pointnet2)")
-    p.add_argument("--classes", choices=TASKS, default="3")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="loso",
-                   help="loso (default), holdout, or transfer: train on the other subjects' "
-                        "macro-expressions (MaE sheet), test on each subject's "
-                        "micro-expressions (needs --classes objective)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
-    p.add_argument("--points", type=int, default=2048, help="N points per clip (default 2048)")
-    p.add_argument("--sampling", choices=SAMPLINGS, default="sort")
-    p.add_argument("--rank", choices=("color_l2", "amplitude"), default="color_l2")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--augment", nargs="*", choices=AUGMENTATIONS,
-                   default=None, help="training augmentations (default all four; "
-                                      "--augment alone: none)")
-    p.add_argument("--inner-val", type=float, default=None, metavar="FRACTION",
-                   help="choose the epoch on this fraction of the TRAINING subjects "
-                        "(default: fixed epochs)")
-    p.add_argument("--final-model", action="store_true",
-                   help="also train model.pt on every subject (for classification)")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bfloat16 autocast (default: where the device computes bf16 natively)")
-    p.add_argument("--class-weights", choices=CLASS_WEIGHTS, default="none",
-                   help="weigh each class's loss by n / (K · n_c) of the training samples")
-    p.add_argument("--motion-encoding", choices=MOTION_ENCODINGS, default=None,
-                   help="how the first layer sees (r̂, θ̂, φ̂): vector (default: r̂ and the unit "
-                        "motion direction, continuous) or color (θ̂ and φ̂ as they are, the "
-                        "paper's)")
-    p.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each test clip's probabilities with its mirror image's "
-                        "(default: on)")
+    _add_train_options(p)
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print metrics.json at the end")
@@ -384,28 +379,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .core.ml.config import TrainConfig
+    from .core.ml.config import config_from_options, sampling_for
     from .core.ml.items import Preprocessing, build_items
     from .core.ml.train import run_training
-    from .core.pipeline import SamplingParams
 
-    macro = _macro_dataset(args) if args.protocol == "transfer" else None
+    options = _train_values(args)
+    transfer = options["protocol"] == "transfer"
+    macro = _macro_dataset(args, options["classes"]) if transfer else None
+    config = config_from_options(options)
     datasets = [_open_dataset(args)] + ([macro] if macro is not None else [])
-    preprocessing = Preprocessing(_cloud_params(args),
-                                  SamplingParams(args.points, args.sampling, args.rank, args.seed))
-    built = drive(build_items(datasets, args.classes, preprocessing, args.workers),
+    preprocessing = Preprocessing(_cloud_params(args), sampling_for(config, options))
+    built = drive(build_items(datasets, config.classes, preprocessing, args.workers),
                   "preparing point clouds")
     for sample_id, error in built.failed:
         print(f"mer train: skipping {sample_id}: {error}", file=sys.stderr)
-    options = dict(classes=args.classes, protocol=args.protocol,
-                   points=args.points, sampling=args.sampling, seed=args.seed, device=args.device,
-                   bf16=args.bf16, inner_val=args.inner_val, class_weights=args.class_weights,
-                   final_model=args.final_model)
-    for name in ("model", "epochs", "augment", "motion_encoding",
-                 "test_time_flip"):  # None: TrainConfig's default
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    config = TrainConfig(**options)
     drive(run_training(config, built.items, args.out, preprocessing=preprocessing.to_dict(),
                        resume=args.resume), f"training {config.model}")
     metrics = json.loads((args.out / "metrics.json").read_text())
@@ -418,11 +405,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _macro_dataset(args: argparse.Namespace):
+def _macro_dataset(args: argparse.Namespace, classes: str | None):
     """The MaE sheet's samples for ``--protocol transfer`` (UsageError when it cannot be used)."""
     from .core.dataset.sheets import find_sheet
 
-    if args.classes != "objective":
+    if classes != "objective":
         raise UsageError("--protocol transfer needs --classes objective (the macro-expression "
                          "sheet's emotions are not reliable)")
     root = args.root.expanduser()
@@ -477,9 +464,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                                    "write OUT/results.md (mean ± std of UF1 and UAR).")
     _add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, help="experiment folder")
-    p.add_argument("--classes", choices=TASKS, default="3")
     p.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: config)")
     p.add_argument("--models", nargs="+", choices=MODEL_NAMES,
                    default=None, help="restrict to these models")
     p.add_argument("--points", nargs="+", type=int, default=None, help="restrict to these N")
@@ -488,13 +473,19 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                         "as in the paper)")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print every run's scores")
+    _add_train_options(p, leave_out=EXPERIMENT_VARIES)
     p.set_defaults(handler=_cmd_experiment)
+
+
+# what `mer experiment` sets per run (or has its own flags for): not training options there
+EXPERIMENT_VARIES = ("model", "points", "sampling", "seed", "rank", "protocol",
+                     "holdout_fraction")
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .core.ml.config import TrainConfig
+    from .core.ml.config import config_from_options
     from .core.ml.experiment import markdown_table, paper_settings, run_experiment
 
     if args.seeds < 1:
@@ -504,15 +495,15 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
                 and (args.points is None or s.points in args.points)]
     if not settings:
         raise UsageError("no setting left after --models/--points")
-    base = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    base = config_from_options(_train_values(args))
     scores = drive(run_experiment(_open_dataset(args), args.out, settings,
-                                  tuple(range(args.seeds)), args.classes, base,
+                                  tuple(range(args.seeds)), base.classes, base,
                                   _cloud_params(args), args.workers), "experiment")
     if args.json:
         _print_json([{**asdict(s.setting), "seed": s.seed, "uf1": s.uf1, "uar": s.uar}
                      for s in scores])
     else:
-        print(markdown_table(scores, args.classes), end="")
+        print(markdown_table(scores, base.classes), end="")
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .cache import ClipProducts
 from .dataset import Dataset, Sample
@@ -150,3 +150,12 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
     yield from run_training(config, built.items, out, preprocessing=preprocessing.to_dict(),
                             cancel=cancel)
 
+
+def with_macro_sheet(job_of: Callable[[list], Iterator[Progress]],
+                     dataset) -> Iterator[Progress]:
+    """Read the root's macro-expression sheet (the transfer protocol trains on it), then run
+    ``job_of([dataset, macro])``; both in the job's thread."""
+    from ..core.ml.items import macro_dataset
+
+    yield Progress(0, 0, "reading the macro-expression sheet")
+    yield from job_of([dataset, macro_dataset(dataset)])

@@ -210,11 +210,12 @@ class MotionResult:
     ``indices`` (K,) int64 and ``kept`` (M,) bool locate kept points in the
     input; ``points`` (K, 3) onset points; ``delta`` (K, 3) ΔP after offset
     removal; ``r, theta, phi`` (K,); ``colours`` (K, 3) float32 (r̂, θ̂, φ̂);
-    ``inputs`` (K, 6) float32 network input; ``centre`` (3,) c; ``scale``
-    largest ‖P − c‖ of kept points; ``r_reference`` the r with r̂ = 1;
-    ``offset_rotation`` (3, 3), ``offset_translation`` (3,) the removed global
-    motion (R·P + t − P); ``dropped_invalid``, ``dropped_background``,
-    ``dropped_spike`` how many input points each step removed.
+    ``centre`` (3,) c; ``scale`` largest ‖P − c‖ of kept points;
+    ``r_reference`` the r with r̂ = 1; ``offset_rotation`` (3, 3),
+    ``offset_translation`` (3,) the removed global motion (R·P + t − P);
+    ``dropped_invalid``, ``dropped_background``, ``dropped_spike`` how many input
+    points each step removed. The network input and the sort keys are the
+    clip's :class:`~mer_viewer.core.pipeline.MotionCloud`'s.
     """
 
     indices: np.ndarray
@@ -225,7 +226,6 @@ class MotionResult:
     theta: np.ndarray
     phi: np.ndarray
     colours: np.ndarray
-    inputs: np.ndarray
     centre: np.ndarray
     scale: float
     r_reference: float
@@ -243,14 +243,6 @@ class MotionResult:
 
     def __len__(self) -> int:
         return int(self.indices.size)
-
-    def rank_key(self, name: RankKey = "color_l2") -> np.ndarray:
-        """Sort key per kept point, (K,) float64: ``color_l2`` = ‖(r̂, θ̂, φ̂)‖₂, ``amplitude`` = r."""
-        if name == "color_l2":
-            return np.linalg.norm(self.colours.astype(np.float64), axis=1)
-        if name == "amplitude":
-            return self.r
-        raise ValueError(f"rank key must be one of {RANK_KEYS}, got {name!r}")
 
 
 def compute_motion(
@@ -297,7 +289,6 @@ def compute_motion(
         theta=theta,
         phi=phi,
         colours=colours,
-        inputs=network_input(points, colours, centre, scale),
         centre=centre,
         scale=scale,
         r_reference=r_reference,

@@ -16,7 +16,7 @@ from .errors import FaceNotFoundError, FrameError, PipelineError
 from .denoise import denoise_depth, face_depth_range
 from .face import AlignMethod, Alignment, Box, align, detect_landmarks, find_face, warp_depth, warp_rgb
 from .geometry import Intrinsics, backproject
-from .motion import MotionParams, RankKey, compute_motion
+from .motion import RANK_KEYS, MotionParams, RankKey, compute_motion, network_input
 from .sampling import SampleMethod, sample_indices
 
 #: Bump when a change to the pipeline alters its results, so old cache entries are not reused.
@@ -131,7 +131,7 @@ class MotionCloud:
             return np.linalg.norm(self.colors.astype(np.float64), axis=1)
         if name == "amplitude":
             return self.motion[:, 0].astype(np.float64)
-        raise ValueError(f"rank key must be color_l2 or amplitude, got {name!r}")
+        raise ValueError(f"rank key must be one of {RANK_KEYS}, got {name!r}")
 
     def resample(self, sampling: SamplingParams) -> "MotionCloud":
         """The same cloud with N points chosen by ``sampling`` (cheap: no image work)."""
@@ -140,11 +140,7 @@ class MotionCloud:
         return replace(self, sampling=sampling, sampled=chosen.indices, padded=chosen.padded)
 
     def _inputs_of(self, index) -> np.ndarray:
-        points = self.points_m[index]
-        out = np.empty((len(points), 6), dtype=np.float32)
-        out[:, :3] = (points.astype(np.float64) - self.centre) / self.scale
-        out[:, 3:] = self.colors[index]
-        return out
+        return network_input(self.points_m[index], self.colors[index], self.centre, self.scale)
 
     @property
     def inputs(self) -> np.ndarray:

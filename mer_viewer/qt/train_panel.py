@@ -9,15 +9,13 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ..core.jobs import training_job
+from ..core.jobs import training_job, with_macro_sheet
 from ..core.paths import data_dir
 from ..core.progress import Progress
 from .run_views import CurvesView, ResultsView, RunWindow
 from .state import ViewerState
+from .train_form import TrainForm
 from .workers import JobRunner
-
-MODELS = ("pointnet2", "pointnet", "dgcnn")
-TASKS = ("3", "4", "7", "objective")
 
 
 def _fold_labels(folder: Path) -> list[str] | None:
@@ -30,8 +28,9 @@ def _fold_labels(folder: Path) -> list[str] | None:
 
 
 class TrainPanel(QtWidgets.QWidget):
-    """Model, classes, protocol, epochs, N, sampling, device and output folder; Start/Cancel;
-    progress and compact live curves. A finished (or opened) run opens in ``run_window``."""
+    """Every training option of ``mer train`` (``TrainForm``; each field also an attribute
+    named as the option: ``panel.epochs``) and the output folder; Start/Cancel; progress
+    and compact live curves. A finished (or opened) run opens in ``run_window``."""
 
     JOB = "train"
     checkpointReady = QtCore.Signal(object)  # Path of model.pt / a fold checkpoint
@@ -39,26 +38,11 @@ class TrainPanel(QtWidgets.QWidget):
     def __init__(self, state: ViewerState, jobs: JobRunner,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        from ..core.ml.config import TrainConfig
-
-        defaults = TrainConfig()
         self.state, self.jobs = state, jobs
-        self.model = QtWidgets.QComboBox()
-        self.model.addItems(MODELS)
-        self.model.setCurrentText(defaults.model)
-        self.classes = QtWidgets.QComboBox()
-        self.classes.addItems(TASKS)
-        self.protocol = QtWidgets.QComboBox()
-        self.protocol.addItems(("loso", "holdout"))
-        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=defaults.epochs)
-        self.points = QtWidgets.QComboBox()
-        self.points.addItems(("1024", "2048", "4096"))
-        self.points.setCurrentText("2048")
-        self.sampling = QtWidgets.QComboBox()
-        self.sampling.addItems(("sort", "random", "fps"))
-        self.device = QtWidgets.QComboBox()
-        self.device.addItems(("auto", "cpu", "cuda", "mps"))
-        self.final = QtWidgets.QCheckBox("train a final model on all subjects", checked=True)
+        self.form = TrainForm()
+        for name, field in self.form.fields.items():  # panel.epochs, panel.model, …
+            assert not hasattr(self, name), name
+            setattr(self, name, field)
         self.out = QtWidgets.QLineEdit()
         self.out.setPlaceholderText("run folder (default: new, in the data dir)")
         browse = QtWidgets.QToolButton(text="…")
@@ -81,16 +65,6 @@ class TrainPanel(QtWidgets.QWidget):
         self.curves = CurvesView(compact=True)
         self.run_window = RunWindow(self)
 
-        # three settings a row: the dock is short, the live curve needs what is left
-        form = QtWidgets.QGridLayout()
-        form.setVerticalSpacing(2)
-        cells = [("model", self.model), ("classes", self.classes), ("protocol", self.protocol),
-                 ("epochs", self.epochs), ("N", self.points), ("sampling", self.sampling),
-                 ("device", self.device)]
-        for i, (label, widget) in enumerate(cells):
-            form.addWidget(QtWidgets.QLabel(label), i // 3, 2 * (i % 3))
-            form.addWidget(widget, i // 3, 2 * (i % 3) + 1)
-        form.addWidget(self.final, 2, 2, 1, 4)
         out_row = QtWidgets.QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
@@ -102,7 +76,7 @@ class TrainPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(3)
-        lay.addLayout(form)
+        lay.addWidget(self.form)  # three settings a row: the dock is short, the curve needs the rest
         lay.addLayout(out_row)
         lay.addLayout(progress_row)
         lay.addWidget(self.curves, 1)
@@ -125,20 +99,14 @@ class TrainPanel(QtWidgets.QWidget):
 
     # --- configuration -------------------------------------------------------------------------
     def config(self):
-        from ..core.ml.config import TrainConfig
-
-        return TrainConfig(model=self.model.currentText(), classes=self.classes.currentText(),
-                           protocol=self.protocol.currentText(), epochs=self.epochs.value(),
-                           points=int(self.points.currentText()),
-                           sampling=self.sampling.currentText(),
-                           device=self.device.currentText(), final_model=self.final.isChecked())
+        """The TrainConfig of the settings (``TrainForm``; MerError naming a bad value)."""
+        return self.form.config()
 
     def preprocessing(self, config):
+        from ..core.ml.config import sampling_for
         from ..core.ml.items import Preprocessing
-        from ..core.pipeline import SamplingParams
 
-        return Preprocessing(self.state.cloud_params,
-                             SamplingParams(config.points, config.sampling))
+        return Preprocessing(self.state.cloud_params, sampling_for(config, self.form.values()))
 
     def out_dir(self) -> Path:
         text = self.out.text().strip()
@@ -171,9 +139,13 @@ class TrainPanel(QtWidgets.QWidget):
         self.cancel_button.setEnabled(True)
         self._say(f"training {config.model}, {config.classes} classes, "
                             f"{config.protocol} → {self.run_dir}")
-        self.jobs.start(self.JOB, training_job(dataset, config, self.preprocessing(config),
-                                               self.run_dir, self._cancel),
-                        f"training {config.model}")
+        preprocessing, out, cancel = self.preprocessing(config), self.run_dir, self._cancel
+
+        def job(datasets):
+            return training_job(datasets, config, preprocessing, out, cancel)
+
+        self.jobs.start(self.JOB, with_macro_sheet(job, dataset) if config.protocol == "transfer"
+                        else job(dataset), f"training {config.model}")
 
     def cancel(self) -> None:
         self._cancel.set()

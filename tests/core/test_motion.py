@@ -22,6 +22,8 @@ from mer_viewer.core.motion import (
     spherical,
     spike_filter,
 )
+from mer_viewer.core.face import Box
+from mer_viewer.core.pipeline import MotionCloud
 from mer_viewer.core.sampling import sample_indices
 
 MM = 1e-3
@@ -47,6 +49,19 @@ def gaussian_bump(points, centre_xy=(0.03, -0.02), sigma=0.012, amplitude=1.5 * 
     bump = np.zeros_like(points)
     bump[:, 2] = -amplitude * np.exp(-d2 / (2 * sigma**2))
     return bump
+
+
+def as_cloud(result):
+    """The clip's MotionCloud of a MotionResult, as ``cloud_from_pair`` makes it (what its
+    rank keys and network input read; no image behind it)."""
+    k = len(result)
+    return MotionCloud(
+        sample_id="surface", box=Box(0, 0, 1, 1), points_m=result.points.astype(np.float32),
+        rgb=np.zeros((k, 3), np.uint8), delta_m=result.delta.astype(np.float32),
+        motion=np.stack([result.r, result.theta, result.phi], axis=1).astype(np.float32),
+        colors=result.colours, pixels=np.zeros((k, 2), np.int32), kept=result.kept,
+        centre=np.asarray(result.centre, dtype=np.float64), scale=float(result.scale),
+        provenance={})
 
 
 def rotation_about(axis, degrees):
@@ -143,9 +158,10 @@ def test_sort_keeps_the_bump_first(rank, offset):
 
     moving = np.flatnonzero(true_amplitude >= 0.3 * MM)  # above the noise floor
     assert 50 < moving.size < 0.2 * len(result)
-    chosen = sample_indices(result.rank_key(rank), moving.size, "sort").indices
+    key = as_cloud(result).rank_key(rank)
+    chosen = sample_indices(key, moving.size, "sort").indices
     assert set(chosen) == set(moving)
-    top = sample_indices(result.rank_key(rank), 100, "sort").indices
+    top = sample_indices(key, 100, "sort").indices
     assert set(top) == set(np.argsort(-true_amplitude, kind="stable")[:100])
     assert (result.colours[true_amplitude < 0.25 * MM, 1:] == 0).all()
 
@@ -164,7 +180,7 @@ def test_sort_keeps_a_depth_bump_first_through_backprojection():
     ray_length = np.linalg.norm(onset / onset[:, 2:], axis=1)
     true_r_mm = bump_mm.ravel() * ray_length
     moving = np.count_nonzero(true_r_mm >= 0.3)
-    chosen = sample_indices(result.rank_key("color_l2"), moving, "sort").indices
+    chosen = sample_indices(as_cloud(result).rank_key("color_l2"), moving, "sort").indices
     chosen_pixels = set(result.indices[chosen])
     # float32 round-off (~1e-4 mm) may flip pixels within a hair of the noise floor only.
     assert set(np.flatnonzero(true_r_mm >= 0.301)) <= chosen_pixels
@@ -204,11 +220,12 @@ def test_kabsch_recovers_a_known_transform_on_random_points():
 def test_network_input_is_centred_and_scaled_over_all_kept_points():
     onset = face_like(40)
     result = compute_motion(onset, onset + gaussian_bump(onset))
-    xyz = result.inputs[:, :3].astype(np.float64)
+    inputs = as_cloud(result).inputs
+    xyz = inputs[:, :3].astype(np.float64)
     np.testing.assert_allclose(np.linalg.norm(xyz, axis=1).max(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(xyz * result.scale + result.centre, result.points, atol=1e-6)
-    np.testing.assert_array_equal(result.inputs[:, 3:], result.colours)
-    assert result.inputs.dtype == np.float32 and result.colours.dtype == np.float32
+    np.testing.assert_array_equal(inputs[:, 3:], result.colours)
+    assert inputs.dtype == np.float32 and result.colours.dtype == np.float32
 
 
 def test_motionless_points_are_black():

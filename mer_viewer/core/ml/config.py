@@ -1,12 +1,19 @@
-"""TrainConfig (the paper's defaults, every choice a field) and device resolution."""
+"""TrainConfig (the paper's defaults, every choice a field), the training options that
+``mer train``, ``mer experiment`` and the Train panel make from it, and device resolution."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mer_viewer.core.errors import MerError
+from mer_viewer.core.ml.models import MODEL_NAMES
+from mer_viewer.core.motion import RANK_KEYS
+
+if TYPE_CHECKING:
+    from mer_viewer.core.pipeline import SamplingParams
 
 TASKS = ("3", "4", "7", "objective")
 PROTOCOLS = ("loso", "holdout", "transfer")
@@ -14,6 +21,7 @@ SAMPLINGS = ("sort", "random", "fps")
 AUGMENTATIONS = ("rotate", "scale", "jitter", "flip")
 CLASS_WEIGHTS = ("balanced", "none")
 MOTION_ENCODINGS = ("color", "vector")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # The official code's schedule: StepLR every 20 of 100 epochs, gamma 0.7.
 PAPER_EPOCHS = 100
@@ -147,18 +155,8 @@ class TrainConfig:
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         if unknown:
             problems.append(f"augment options must be among {AUGMENTATIONS}, not {unknown}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be ≥ 1, not {self.epochs}")
-        if self.batch_size < 2:
-            problems.append(f"batch_size must be ≥ 2 (batch norm), not {self.batch_size}")
-        if self.points < 1:
-            problems.append(f"points must be ≥ 1, not {self.points}")
-        if self.lr_step is not None and self.lr_step < 1:
-            problems.append(f"lr_step must be ≥ 1 or None, not {self.lr_step}")
-        if not 0.0 < self.holdout_fraction < 1.0:
-            problems.append(f"holdout_fraction must be in (0, 1), not {self.holdout_fraction}")
-        if self.inner_val is not None and not 0.0 < self.inner_val < 1.0:
-            problems.append(f"inner_val must be None or in (0, 1), not {self.inner_val}")
+        problems += [problem for option in TRAIN_OPTIONS if option.name != "rank"
+                     for problem in [option.range_problem(getattr(self, option.name))] if problem]
         if self.device.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
             problems.append(f"device must be auto, cpu, cuda[:k] or mps, not {self.device!r}")
         if problems:
@@ -187,6 +185,163 @@ class TrainConfig:
         """Inverse of :meth:`to_dict`; keys that are not fields (e.g. ``preprocessing``) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_SAME = object()  # TrainOption.panel_default: the panel starts at TrainConfig's default
+
+
+@dataclass(frozen=True)
+class TrainOption:
+    """One training option, from which ``mer train`` (and ``mer experiment``) make a flag
+    (``--lr-step`` for ``lr_step``) and the Train panel a field (``label``, ``help`` as tip).
+
+    ``name``: a TrainConfig field, or ``rank`` (the sort key of the sampling, not part of
+    the config). ``kind``: ``int``, ``float``, ``str`` or ``bool``. ``choices``: the
+    values allowed (``many``: a subset of them, as a tuple). ``none``: what None means
+    where it is allowed (``auto``, ``off``). ``low``/``high``: bounds that TrainConfig
+    checks (``low_open``/``high_open``: the bound itself excluded). ``presets``: values
+    the panel offers (others may be typed). ``advanced``: in the panel's collapsed group.
+    ``panel_default``: where the panel starts, if not at TrainConfig's default.
+    """
+
+    name: str
+    kind: type
+    label: str
+    help: str
+    choices: tuple = ()
+    many: bool = False
+    none: str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    presets: tuple = ()
+    advanced: bool = False
+    metavar: str | None = None
+    panel_default: Any = _SAME
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def default(self) -> Any:
+        """TrainConfig's default (``rank``: ``color_l2``, the sampling's)."""
+        if self.name == "rank":
+            return "color_l2"
+        return TrainConfig.__dataclass_fields__[self.name].default
+
+    @property
+    def start(self) -> Any:
+        """The panel's first value."""
+        return self.default if self.panel_default is _SAME else self.panel_default
+
+    def text(self, value: Any) -> str:
+        """``value`` as the help and the panel write it (None: ``none``, True: on)."""
+        if value is None:
+            return self.none or "none"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, tuple):
+            return " ".join(value) or "none"
+        return str(value)
+
+    def range_problem(self, value: Any) -> str | None:
+        """Why ``value`` is out of ``low``..``high`` (None when it is within, or None and
+        None is allowed)."""
+        if value is None or (self.low is None and self.high is None):
+            return None
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (value >= self.high if self.high_open
+                                           else value > self.high)
+        if not (below or above):
+            return None
+        if self.high is None:
+            bound = f"{'>' if self.low_open else '≥'} {self.low:g}"
+        elif self.low is None:
+            bound = f"{'<' if self.high_open else '≤'} {self.high:g}"
+        else:
+            bound = (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                     f"{')' if self.high_open else ']'}")
+        return f"{self.name} must be {bound}{' or None' if self.none else ''}, not {value}"
+
+
+def _advanced(name: str, kind: type, label: str, help: str, **spec: Any) -> TrainOption:
+    return TrainOption(name, kind, label, help, advanced=True, **spec)
+
+
+# The one list of training options: `mer train` makes its flags from it, `mer experiment` the
+# flags of what it does not vary, the Train panel its fields, in this order.
+TRAIN_OPTIONS: tuple[TrainOption, ...] = (
+    TrainOption("model", str, "model", "network; pointnet is ~4× faster per epoch on a CPU "
+                "than the paper's pointnet2", choices=MODEL_NAMES),
+    TrainOption("classes", str, "classes", "the task's classes", choices=TASKS),
+    TrainOption("protocol", str, "protocol", "loso, holdout (one seeded split of subjects), "
+                "or transfer: train on the other subjects' macro-expressions (MaE sheet), "
+                "test on each subject's micro-expressions (needs classes objective)",
+                choices=PROTOCOLS),
+    TrainOption("epochs", int, "epochs", "epochs per fold", low=1, metavar="E"),
+    TrainOption("points", int, "N", "N points per clip", low=1, presets=(1024, 2048, 4096),
+                metavar="N"),
+    TrainOption("sampling", str, "sampling", "how the N points are chosen", choices=SAMPLINGS),
+    TrainOption("device", str, "device", "auto: cuda, then mps, then cpu", choices=DEVICES),
+    TrainOption("seed", int, "seed", "seeds the folds, the sampling and the training", low=0,
+                metavar="S"),
+    # the GUI offers the run's model.pt to the classification panel
+    TrainOption("final_model", bool, "final model", "also train model.pt on every subject "
+                "(for classification)", panel_default=True),
+    _advanced("motion_encoding", str, "motion", "how the first layer sees (r̂, θ̂, φ̂): vector "
+              "(r̂ and the unit motion direction, continuous) or color (θ̂ and φ̂ as they are, "
+              "the paper's)", choices=MOTION_ENCODINGS),
+    _advanced("class_weights", str, "class weights", "balanced: weigh each class's loss by "
+              "n / (K · n_c) of the training samples", choices=CLASS_WEIGHTS),
+    _advanced("test_time_flip", bool, "test-time flip", "average each test clip's "
+              "probabilities with its mirror image's"),
+    _advanced("inner_val", float, "inner val", "choose the epoch on this fraction of the "
+              "TRAINING subjects (off: fixed epochs)", none="off", low=0, high=1,
+              low_open=True, high_open=True, metavar="FRACTION"),
+    _advanced("holdout_fraction", float, "hold-out", "share of the subjects tested by the "
+              "holdout protocol", low=0, high=1, low_open=True, high_open=True,
+              metavar="FRACTION"),
+    _advanced("rank", str, "rank", "sort key of the sort sampling: color_l2 ‖(r̂, θ̂, φ̂)‖ "
+              "or the amplitude r", choices=RANK_KEYS),
+    _advanced("bf16", bool, "bf16", "bfloat16 autocast of the training steps (auto: where "
+              "the device computes bf16 natively)", none="auto"),
+    _advanced("precise_bn", bool, "precise BN", "recompute the BatchNorm statistics on the "
+              "training samples before a model is evaluated"),
+    _advanced("augment", str, "augment", "training augmentations (the flag alone: none)",
+              choices=AUGMENTATIONS, many=True),
+    _advanced("lr", float, "lr", "Adam learning rate", low=0, low_open=True, metavar="LR"),
+    _advanced("weight_decay", float, "decay", "Adam weight decay", low=0, metavar="WD"),
+    _advanced("batch_size", int, "batch", "clips per batch (at least 2: batch norm)", low=2,
+              metavar="B"),
+    _advanced("lr_step", int, "lr step", "StepLR step in epochs (auto: the official 20 of "
+              "100 scaled to the epochs)", none="auto", low=1, metavar="E"),
+    _advanced("lr_gamma", float, "lr γ", "StepLR factor", low=0, high=1, low_open=True,
+              metavar="GAMMA"),
+    _advanced("rotate_deg", float, "rotate °", "rotate augmentation: up to this many degrees "
+              "about the vertical axis", low=0, high=180, metavar="DEG"),
+    _advanced("scale_range", float, "scale ±", "scale augmentation: xyz × U(1 ± this)",
+              low=0, high=1, high_open=True, metavar="R"),
+    _advanced("jitter_std", float, "jitter σ", "jitter augmentation: σ of the noise per point "
+              "(normalised units)", low=0, metavar="SIGMA"),
+)
+
+
+def config_from_options(values: Mapping[str, Any]) -> TrainConfig:
+    """The TrainConfig of training option values by name; a missing or None value keeps
+    the field's default (``rank`` is the sampling's, see :func:`sampling_for`)."""
+    return TrainConfig(**{o.name: values[o.name] for o in TRAIN_OPTIONS
+                          if o.name != "rank" and values.get(o.name) is not None})
+
+
+def sampling_for(config: TrainConfig, values: Mapping[str, Any]) -> SamplingParams:
+    """How the clips are sampled for ``config``: its N, method and seed, ``rank`` of
+    ``values`` (default ``color_l2``)."""
+    from mer_viewer.core.pipeline import SamplingParams
+
+    return SamplingParams(config.points, config.sampling, values.get("rank") or "color_l2",
+                          config.seed)
 
 
 def resolve_device(name: str = "auto"):

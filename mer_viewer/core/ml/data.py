@@ -31,8 +31,8 @@ class TrainItem:
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """Items of a task stacked for training.
+class StackedItems:
+    """The training items of a task stacked into arrays (every fold's train and test rows).
 
     ``x``: (S, N, C) float32; ``y``: (S,) int64 indices into ``classes``;
     ``subjects``/``clips``/``sample_ids``/``sources``: (S,) str arrays; ``dropped``: how
@@ -59,7 +59,7 @@ class Dataset:
         return h.hexdigest()
 
 
-def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Dataset:
+def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> StackedItems:
     """Drop unlabelled items, check shapes and labels, and stack the rest.
 
     The run's classes are the task's classes that occur in the data, in task
@@ -92,7 +92,7 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Data
         raise MerError(f"every labelled sample is {classes[0]}: a classifier needs at least "
                        "2 classes")
     index = {c: i for i, c in enumerate(classes)}
-    return Dataset(
+    return StackedItems(
         x=x,
         y=np.array([index[it.label] for it in kept], dtype=np.int64),
         subjects=np.array([it.subject for it in kept], dtype=object),

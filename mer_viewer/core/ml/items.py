@@ -102,3 +102,15 @@ def build_items(dataset: Dataset | Sequence[Dataset], task: Task,
 def item_sample_id(sample: Sample) -> str:
     """The id of a sample's TrainItem: ``spNO.1_a_12`` (ME sheet), ``mae:spNO.1_a_12`` (others)."""
     return sample.id if sample.source == "me" else f"{sample.source}:{sample.id}"
+
+
+def macro_dataset(dataset: Dataset) -> Dataset:
+    """The macro-expression (MaE) sheet's samples of ``dataset``'s root, with its edits: the
+    training side of the transfer protocol. DatasetError naming the root without one."""
+    from ..dataset.sheets import SPECS, find_sheet
+    from ..errors import DatasetError
+
+    if find_sheet(dataset.root, "mae") is None:
+        raise DatasetError(f"{dataset.root}: the transfer protocol needs the macro-expression "
+                           f"sheet ({SPECS['mae'].pattern}), and there is none")
+    return Dataset.open(dataset.root, kind="mae", edits=dataset.edits)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mer_viewer.core.ml import report
 from mer_viewer.core.ml.config import TrainConfig
-from mer_viewer.core.ml.data import Dataset
+from mer_viewer.core.ml.data import StackedItems
 from mer_viewer.core.ml.metrics import Metrics, evaluate
 from mer_viewer.core.ml.protocol import Fold
 
@@ -66,8 +66,8 @@ class FoldOutcome:
     best_epoch: int
 
 
-def write_run_results(out: Path, config: TrainConfig, folds: Sequence[Fold], data: Dataset,
-                      outcomes: Sequence[FoldOutcome], final: bool) -> Metrics:
+def write_run_results(out: Path, config: TrainConfig, folds: Sequence[Fold],
+                      data: StackedItems, outcomes: Sequence[FoldOutcome], final: bool) -> Metrics:
     """Pool the folds' test predictions, score them and write the run's result files (SPEC §6).
 
     ``metrics.json`` is written last, so its presence marks a finished run.

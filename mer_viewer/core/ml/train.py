@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +24,8 @@ from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
-from mer_viewer.core.ml.data import (Dataset, TrainItem, augment, batch_indices, eval_batches,
-                                     n_batches, stack_items)
+from mer_viewer.core.ml.data import (StackedItems, TrainItem, augment, batch_indices,
+                                     eval_batches, n_batches, stack_items)
 from mer_viewer.core.ml.inference import predict
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
@@ -53,7 +53,7 @@ class _Run:
     """Mutable state shared by the folds of one run."""
 
     config: TrainConfig
-    data: Dataset
+    data: StackedItems
     folds: list[Fold]
     out: Path
     device: Any
@@ -66,6 +66,10 @@ class _Run:
 
     def progress(self, message: str, update: TrainUpdate) -> Progress:
         return Progress(self.done, self.total, message, update)
+
+    def steps(self, fold: Fold) -> int:
+        """Optimizer steps of one epoch of ``fold`` (batches of its training rows)."""
+        return n_batches(len(self.indices(fold.fit, fold.train_source)), self.config.batch_size)
 
     def indices(self, subjects: Sequence[str], source: str | None = None) -> np.ndarray:
         """Rows of ``subjects`` (only those from sheet ``source`` unless it is None)."""
@@ -147,6 +151,42 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     last epoch (MerError if the settings or data differ).
     """
     out = Path(out_dir)
+    run = _plan_run(config, items, out, preprocessing, resume, cancel)
+    folds, data = run.folds, run.data
+    # the final model: every subject, the folds' training samples (all, or the macro ones)
+    everyone = Fold(len(folds), (), tuple(sorted(set(data.subjects))),
+                    train_source=folds[0].train_source)
+    fold_steps = sum(run.steps(f) for f in folds)
+    run.total = fold_steps * config.epochs
+    if config.final_model:
+        run.total += run.steps(everyone) * config.epochs
+    _prepare_out_dir(out, run.run_info, folds, resume)
+    yield run.progress(f"{len(folds)} fold(s), {len(data.y)} samples ({data.dropped} without a "
+                       "label dropped)", TrainUpdate("start", 0, len(folds)))
+    outcomes: list[FoldOutcome] = []
+    with _deterministic():
+        for fold in folds:
+            path = out / "checkpoints" / f"fold_{fold.index}.pt"
+            outcome = yield from _train_fold(run, fold, path, path, config.epochs)
+            if outcome is None:
+                return
+            outcomes.append(outcome)
+        final = None
+        if config.final_model:
+            final = yield from _train_final_model(run, everyone, outcomes, fold_steps)
+            if final is None:
+                return
+    metrics = write_run_results(out, config, folds, data, outcomes, final is not None)
+    preds = tuple(p for o in outcomes for p in o.predictions)
+    yield run.progress(f"UF1 {metrics.uf1 * 100:.2f}%  UAR {metrics.uar * 100:.2f}%",
+                       TrainUpdate("done", len(folds), len(folds), predictions=preds,
+                                   metrics=metrics))
+
+
+def _plan_run(config: TrainConfig, items: Sequence[TrainItem], out: Path,
+              preprocessing: Mapping[str, Any] | None, resume: bool,
+              cancel: Cancel | None) -> _Run:
+    """Stack the items, plan the folds, pick the device; MerError when a fold cannot train."""
     keep_freed_memory()
     data = stack_items(items, class_names(config.classes))
     folds = plan_folds(data.subjects, config.protocol, config.seed,
@@ -160,203 +200,298 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     run_info["runtime"] = {"device": str(device), "bf16": bf16}
     run = _Run(config, data, folds, out, device, run_info, resume, cancel, bf16=bf16)
     for f in folds:
-        if n_batches(len(run.indices(f.fit, f.train_source)), config.batch_size) == 0:
+        if run.steps(f) == 0:
             raise MerError(f"fold {f.index} (test {', '.join(f.test)}): fewer than 2 "
                            "training samples")
-    fold_steps = sum(n_batches(len(run.indices(f.fit, f.train_source)), config.batch_size)
-                     for f in folds)
-    # the final model: every subject, the folds' training samples (all, or the macro ones)
-    everyone = Fold(len(folds), (), tuple(sorted(set(data.subjects))),
-                    train_source=folds[0].train_source)
-    final_steps = n_batches(len(run.indices(everyone.fit, everyone.train_source)),
-                            config.batch_size)
-    run.total = fold_steps * config.epochs
-    if config.final_model:
-        run.total += final_steps * config.epochs
-    _prepare_out_dir(out, run_info, folds, resume)
-    yield run.progress(f"{len(folds)} fold(s), {len(data.y)} samples ({data.dropped} without a "
-                       "label dropped)", TrainUpdate("start", 0, len(folds)))
-    outcomes: list[FoldOutcome] = []
-    with _deterministic():
-        for fold in folds:
-            path = out / "checkpoints" / f"fold_{fold.index}.pt"
-            outcome = yield from _train_fold(run, fold, path, path, config.epochs)
-            if outcome is None:
-                return
-            outcomes.append(outcome)
-        final = None
-        if config.final_model:
-            epochs = config.epochs
-            if config.inner_val:
-                epochs = max(1, int(round(np.median([o.best_epoch for o in outcomes]))))
-                run.total = fold_steps * config.epochs + final_steps * epochs
-            final = yield from _train_fold(run, everyone, out / "checkpoints" / "final.pt",
-                                           out / "model.pt", epochs)
-            if final is None:
-                return
-    metrics = write_run_results(out, config, folds, data, outcomes, final is not None)
-    preds = tuple(p for o in outcomes for p in o.predictions)
-    yield run.progress(f"UF1 {metrics.uf1 * 100:.2f}%  UAR {metrics.uar * 100:.2f}%",
-                       TrainUpdate("done", len(folds), len(folds), predictions=preds,
-                                   metrics=metrics))
+    return run
+
+
+def _train_final_model(run: _Run, everyone: Fold, outcomes: Sequence[FoldOutcome],
+                       fold_steps: int):
+    """Train ``model.pt`` on every subject: the folds' epochs, or with inner validation the
+    median of the epochs the folds chose. Returns its FoldOutcome, or None if cancelled."""
+    config = run.config
+    epochs = config.epochs
+    if config.inner_val:
+        epochs = max(1, int(round(np.median([o.best_epoch for o in outcomes]))))
+        run.total = fold_steps * config.epochs + run.steps(everyone) * epochs
+    return (yield from _train_fold(run, everyone, run.out / "checkpoints" / "final.pt",
+                                   run.out / "model.pt", epochs))
 
 
 def _empty_history() -> dict:
     return {"loss": [], "train_accuracy": [], "train_uf1": [], "val_uf1": []}
 
 
+@dataclass
+class _FoldState:
+    """One fold's (or the final model's) training, handed between the steps of
+    :func:`_train_fold`. ``info`` identifies the fold in its checkpoints (checked on
+    resume); ``start`` is the first epoch to train; ``best`` the (val UF1, epoch,
+    weights) of the best inner-validation epoch so far."""
+
+    fold: Fold
+    n_folds: int
+    n_epochs: int
+    fit_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    n_steps: int
+    info: dict
+    model: Any
+    opt: Any
+    sched: Any
+    history: dict = field(default_factory=_empty_history)
+    start: int = 0
+    best: tuple | None = None
+
+    @property
+    def final(self) -> bool:
+        """The model trained on all subjects (a fold without test subjects)."""
+        return not self.fold.test
+
+    @property
+    def who(self) -> str:
+        if self.final:
+            return "final model (all subjects)"
+        return f"fold {self.fold.index + 1}/{self.n_folds} ({', '.join(self.fold.test)})"
+
+    def update(self, phase: str, **fields: Any) -> TrainUpdate:
+        return TrainUpdate(phase, self.fold.index, self.n_folds, final_model=self.final,
+                           **fields)
+
+
 def _train_fold(run: _Run, fold: Fold, work_path: Path, done_path: Path, n_epochs: int):
-    """Train one fold (or the final model) with resume; returns an FoldOutcome, or None if cancelled."""
+    """Train one fold (or the final model) for ``n_epochs`` and test it, continuing from its
+    checkpoints with ``run.resume``: ``work_path`` holds the unfinished fold after every
+    epoch, ``done_path`` the tested weights and predictions. Yields progress records;
+    returns the FoldOutcome, or None if cancelled."""
+    state = _start_fold(run, fold, n_epochs)
+    if run.resume:
+        outcome = yield from _resume_fold(run, state, work_path, done_path)
+        if outcome is not None:
+            return outcome
+    autocast, evaluation = _autocast_options(run)
+    weights = _loss_weights(run, state)
+    for epoch in range(state.start, n_epochs):
+        running = yield from _train_epoch(run, state, epoch, autocast, weights)
+        if running is None:
+            return None
+        mean_loss, train = running
+        state.sched.step()
+        state.history["loss"].append(mean_loss)
+        state.history["train_accuracy"].append(train.accuracy)
+        state.history["train_uf1"].append(train.uf1)
+        val_uf1 = _validate(run, state, epoch, evaluation)
+        _save_unfinished(run, state, work_path, epoch + 1)
+        yield run.progress(
+            f"{state.who} epoch {epoch + 1}/{n_epochs} loss {mean_loss:.4f} train UF1 "
+            f"{train.uf1 * 100:.1f}%" + (f" val UF1 {val_uf1 * 100:.1f}%" if val_uf1 is not None
+                                         else ""),
+            state.update("epoch", epoch=epoch + 1, n_epochs=n_epochs, step=state.n_steps,
+                         n_steps=state.n_steps, loss=mean_loss, train_accuracy=train.accuracy,
+                         train_uf1=train.uf1, val_uf1=val_uf1))
+    best_epoch, predictions = _test_fold(run, state, evaluation)
+    return (yield from _finish_fold(run, state, best_epoch, predictions, work_path, done_path))
+
+
+def _start_fold(run: _Run, fold: Fold, n_epochs: int) -> _FoldState:
+    """The fold's rows, and its network, optimizer and schedule seeded for the fold."""
     import torch
-    import torch.nn.functional as F
 
     cfg, data = run.config, run.data
-    final = not fold.test
-    fit_idx = run.indices(fold.fit, fold.train_source)
-    val_idx = run.indices(fold.inner_val, fold.train_source)
-    test_idx = run.indices(fold.test, fold.test_source)
-    n_steps = n_batches(len(fit_idx), cfg.batch_size)
-    n_folds = len(run.folds)
-    who = "final model (all subjects)" if final else \
-        f"fold {fold.index + 1}/{n_folds} ({', '.join(fold.test)})"
-    fold_info = {"fold": fold.index, "test": list(fold.test), "train": list(fold.train),
-                 "inner_val": list(fold.inner_val), "fingerprint": run.run_info["data"]["fingerprint"]}
-
+    info = {"fold": fold.index, "test": list(fold.test), "train": list(fold.train),
+            "inner_val": list(fold.inner_val),
+            "fingerprint": run.run_info["data"]["fingerprint"]}
     _seed_everything(seed_for(cfg.seed, _INIT, fold.index))
     model = build_network(cfg.model, len(data.classes), data.x.shape[2], cfg.network_options)
     model = model.to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.effective_lr_step,
                                             gamma=cfg.lr_gamma)
-    history, start, best = _empty_history(), 0, None  # best: (val_uf1, epoch, state)
+    return _FoldState(fold, len(run.folds), n_epochs,
+                      fit_idx=run.indices(fold.fit, fold.train_source),
+                      val_idx=run.indices(fold.inner_val, fold.train_source),
+                      test_idx=run.indices(fold.test, fold.test_source),
+                      n_steps=run.steps(fold), info=info, model=model, opt=opt, sched=sched)
 
-    if run.resume:
-        for path in dict.fromkeys([done_path, work_path]):
-            if not path.exists():
-                continue
-            ck = load_checkpoint(path)
-            extra = ck.extra or {}
-            same_config = {k: v for k, v in ck.config.items() if k not in _RESUME_FREE} == \
-                {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
-            if {k: extra.get(k) for k in fold_info} != fold_info or not same_config:
-                raise MerError(f"{path}: cannot resume, it was made with other settings, "
-                               "folds or data")
-            if extra.get("complete"):
-                preds = tuple(Prediction(**{**p, "probabilities": tuple(p["probabilities"])})
-                              for p in extra.get("predictions", []))
-                run.done += n_steps * len(extra["history"]["loss"])
-                yield run.progress(f"{who}: read back from {path.name}",
-                                   TrainUpdate("fold", fold.index, n_folds,
-                                               test_subjects=fold.test, predictions=preds,
-                                               final_model=final, resumed=True))
-                return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]))
-            model.load_state_dict(ck.model_state)
-            opt.load_state_dict(ck.optimizer_state)
-            sched.load_state_dict(extra["scheduler"])
-            history, start = extra["history"], ck.epoch
-            if extra.get("best_state") is not None:
-                best = (extra["best_uf1"], extra["best_epoch"], extra["best_state"])
-            run.done += n_steps * start
-            break
+
+def _resume_fold(run: _Run, state: _FoldState, work_path: Path, done_path: Path):
+    """Read the fold's checkpoint back (MerError if made with other settings, folds or data).
+    A finished fold yields one record and returns its FoldOutcome; an unfinished one loads
+    its weights, optimizer, schedule and history into ``state`` and returns None."""
+    for path in dict.fromkeys([done_path, work_path]):
+        if not path.exists():
+            continue
+        ck = load_checkpoint(path)
+        extra = ck.extra or {}
+        same_config = {k: v for k, v in ck.config.items() if k not in _RESUME_FREE} == \
+            {k: v for k, v in run.config.to_dict().items() if k not in _RESUME_FREE}
+        if {k: extra.get(k) for k in state.info} != state.info or not same_config:
+            raise MerError(f"{path}: cannot resume, it was made with other settings, "
+                           "folds or data")
+        if extra.get("complete"):
+            preds = tuple(Prediction(**{**p, "probabilities": tuple(p["probabilities"])})
+                          for p in extra.get("predictions", []))
+            run.done += state.n_steps * len(extra["history"]["loss"])
+            yield run.progress(f"{state.who}: read back from {path.name}",
+                               state.update("fold", test_subjects=state.fold.test,
+                                            predictions=preds, resumed=True))
+            return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]))
+        state.model.load_state_dict(ck.model_state)
+        state.opt.load_state_dict(ck.optimizer_state)
+        state.sched.load_state_dict(extra["scheduler"])
+        state.history, state.start = extra["history"], ck.epoch
+        if extra.get("best_state") is not None:
+            state.best = (extra["best_uf1"], extra["best_epoch"], extra["best_state"])
+        run.done += state.n_steps * state.start
+        return None
+    return None
+
+
+def _autocast_options(run: _Run) -> tuple[dict, dict]:
+    """``torch.autocast`` options of the training steps (bf16 where chosen) and of the
+    evaluation (float32)."""
+    import torch
 
     autocast = dict(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.bf16)
     # Evaluation (BatchNorm statistics, validation, test) in float32: a few forward passes,
     # and the tested predictions are then exactly what `mer classify` gives for the
     # checkpoint (bf16 flipped near-ties between classes).
-    evaluation = dict(autocast, enabled=False)
-    classes = data.classes
-    weights = None
-    if cfg.class_weights == "balanced":
-        weights = torch.from_numpy(balanced_weights(data.y[fit_idx], len(classes))).to(run.device)
-    for epoch in range(start, n_epochs):
-        rng = _seed_everything(seed_for(cfg.seed, _EPOCH, fold.index, epoch))
-        model.train()
-        batches = batch_indices(fit_idx, cfg.batch_size, rng)
-        loss_sum, seen, trues, preds_ = 0.0, 0, [], []
-        for s, b in enumerate(batches):
-            if run.cancel is not None and run.cancel.is_set():
-                yield run.progress("cancelled", TrainUpdate("cancelled", fold.index, n_folds,
-                                                            epoch + 1, n_epochs, s, n_steps,
-                                                            final_model=final))
-                return None
-            xb = augment(data.x[b], cfg.augment, rng, rotate_deg=cfg.rotate_deg,
-                         scale_range=cfg.scale_range, jitter_std=cfg.jitter_std)
-            xb_t = torch.from_numpy(xb).to(run.device)
-            yb = torch.from_numpy(data.y[b]).to(run.device)
-            with torch.autocast(**autocast):
-                logits = model(xb_t)
-            loss = F.cross_entropy(logits.float(), yb, weight=weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_value = loss.item()
-            loss_sum += loss_value * len(b)
-            seen += len(b)
-            trues += [classes[i] for i in data.y[b]]
-            preds_ += [classes[i] for i in logits.argmax(1).tolist()]
-            running = evaluate(trues, preds_, classes)
-            run.done += 1
-            yield run.progress(
-                f"{who} epoch {epoch + 1}/{n_epochs} step {s + 1}/{n_steps} loss {loss_value:.4f}",
-                TrainUpdate("step", fold.index, n_folds, epoch + 1, n_epochs, s + 1, n_steps,
-                            loss_value, running.accuracy, running.uf1, final_model=final))
-        sched.step()
-        history["loss"].append(loss_sum / max(seen, 1))
-        history["train_accuracy"].append(running.accuracy)
-        history["train_uf1"].append(running.uf1)
-        val_uf1 = None
-        if len(val_idx):
-            if cfg.precise_bn:
-                recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, evaluation)
-            _, val_pred = _predict(model, data.x, val_idx, cfg.batch_size, evaluation,
-                                   cfg.test_time_flip)
-            val_uf1 = evaluate([classes[i] for i in data.y[val_idx]],
-                               [classes[i] for i in val_pred.argmax(1)], classes).uf1
-            history["val_uf1"].append(val_uf1)
-            if best is None or val_uf1 > best[0]:  # ties keep the earlier epoch
-                best = (val_uf1, epoch + 1, {k: v.detach().cpu().clone()
-                                             for k, v in model.state_dict().items()})
-        extra = {**fold_info, "complete": False, "history": history,
-                 "scheduler": sched.state_dict(),
-                 "best_uf1": best[0] if best else None, "best_epoch": best[1] if best else None,
-                 "best_state": best[2] if best else None}
-        save_checkpoint(work_path, model, opt, cfg, classes, run.run_info["preprocessing"],
-                        epoch + 1, extra, model_options=cfg.network_options,
-                        in_channels=data.x.shape[2])
-        yield run.progress(
-            f"{who} epoch {epoch + 1}/{n_epochs} loss {history['loss'][-1]:.4f} train UF1 "
-            f"{running.uf1 * 100:.1f}%" + (f" val UF1 {val_uf1 * 100:.1f}%" if val_uf1 is not None
-                                           else ""),
-            TrainUpdate("epoch", fold.index, n_folds, epoch + 1, n_epochs, n_steps, n_steps,
-                        history["loss"][-1], running.accuracy, running.uf1, val_uf1,
-                        final_model=final))
+    return autocast, dict(autocast, enabled=False)
 
-    best_epoch = n_epochs
-    if best is not None:
-        model.load_state_dict(best[2])  # its statistics were made precise before validation
-        best_epoch = int(best[1])
+
+def _loss_weights(run: _Run, state: _FoldState):
+    """Per-class loss weights on the device (``class_weights`` balanced), or None."""
+    import torch
+
+    if run.config.class_weights != "balanced":
+        return None
+    weights = balanced_weights(run.data.y[state.fit_idx], len(run.data.classes))
+    return torch.from_numpy(weights).to(run.device)
+
+
+def _train_epoch(run: _Run, state: _FoldState, epoch: int, autocast: dict, weights):
+    """One epoch of seeded, augmented batches, a progress record after every optimizer step.
+    Returns (mean loss, the epoch's running Metrics), or None when cancelled (checked
+    before every step; a ``cancelled`` record is yielded then)."""
+    cfg, data, classes = run.config, run.data, run.data.classes
+    rng = _seed_everything(seed_for(cfg.seed, _EPOCH, state.fold.index, epoch))
+    state.model.train()
+    batches = batch_indices(state.fit_idx, cfg.batch_size, rng)
+    loss_sum, seen, trues, predicted = 0.0, 0, [], []
+    for s, b in enumerate(batches):
+        if run.cancel is not None and run.cancel.is_set():
+            yield run.progress("cancelled", state.update(
+                "cancelled", epoch=epoch + 1, n_epochs=state.n_epochs, step=s,
+                n_steps=state.n_steps))
+            return None
+        loss_value, batch_predicted = _optimizer_step(run, state, b, rng, autocast, weights)
+        loss_sum += loss_value * len(b)
+        seen += len(b)
+        trues += [classes[i] for i in data.y[b]]
+        predicted += [classes[i] for i in batch_predicted]
+        running = evaluate(trues, predicted, classes)
+        run.done += 1
+        yield run.progress(
+            f"{state.who} epoch {epoch + 1}/{state.n_epochs} step {s + 1}/{state.n_steps} "
+            f"loss {loss_value:.4f}",
+            state.update("step", epoch=epoch + 1, n_epochs=state.n_epochs, step=s + 1,
+                         n_steps=state.n_steps, loss=loss_value,
+                         train_accuracy=running.accuracy, train_uf1=running.uf1))
+    return loss_sum / max(seen, 1), running
+
+
+def _optimizer_step(run: _Run, state: _FoldState, batch: np.ndarray,
+                    rng: np.random.Generator, autocast: dict, weights) -> tuple[float, list]:
+    """Augment rows ``batch``, one forward/backward pass and Adam step; returns the batch's
+    loss and its predicted class indices."""
+    import torch
+    import torch.nn.functional as F
+
+    cfg, data = run.config, run.data
+    xb = augment(data.x[batch], cfg.augment, rng, rotate_deg=cfg.rotate_deg,
+                 scale_range=cfg.scale_range, jitter_std=cfg.jitter_std)
+    xb_t = torch.from_numpy(xb).to(run.device)
+    yb = torch.from_numpy(data.y[batch]).to(run.device)
+    with torch.autocast(**autocast):
+        logits = state.model(xb_t)
+    loss = F.cross_entropy(logits.float(), yb, weight=weights)
+    state.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    state.opt.step()
+    return loss.item(), logits.argmax(1).tolist()
+
+
+def _validate(run: _Run, state: _FoldState, epoch: int, evaluation: dict) -> float | None:
+    """Inner-validation UF1 after ``epoch`` (0-based), kept in the history and, when the
+    best so far, with its weights in ``state.best``; None without inner validation."""
+    cfg, data, classes = run.config, run.data, run.data.classes
+    if not len(state.val_idx):
+        return None
+    if cfg.precise_bn:
+        recompute_bn_statistics(state.model, data.x, state.fit_idx, cfg.batch_size, evaluation)
+    _, val_pred = _predict(state.model, data.x, state.val_idx, cfg.batch_size, evaluation,
+                           cfg.test_time_flip)
+    val_uf1 = evaluate([classes[i] for i in data.y[state.val_idx]],
+                       [classes[i] for i in val_pred.argmax(1)], classes).uf1
+    state.history["val_uf1"].append(val_uf1)
+    if state.best is None or val_uf1 > state.best[0]:  # ties keep the earlier epoch
+        state.best = (val_uf1, epoch + 1, {k: v.detach().cpu().clone()
+                                           for k, v in state.model.state_dict().items()})
+    return val_uf1
+
+
+def _save_unfinished(run: _Run, state: _FoldState, path: Path, epochs_done: int) -> None:
+    """Checkpoint after an epoch: weights, optimizer, schedule, history and best epoch."""
+    best = state.best
+    extra = {**state.info, "complete": False, "history": state.history,
+             "scheduler": state.sched.state_dict(),
+             "best_uf1": best[0] if best else None, "best_epoch": best[1] if best else None,
+             "best_state": best[2] if best else None}
+    save_checkpoint(path, state.model, state.opt, run.config, run.data.classes,
+                    run.run_info["preprocessing"], epochs_done, extra,
+                    model_options=run.config.network_options, in_channels=run.data.x.shape[2])
+
+
+def _test_fold(run: _Run, state: _FoldState, evaluation: dict
+               ) -> tuple[int, tuple[Prediction, ...]]:
+    """Load the tested weights (the best inner-val epoch's, else the last epoch's with
+    precise BatchNorm statistics) and predict the test rows; returns (tested epoch,
+    predictions)."""
+    cfg, data, classes = run.config, run.data, run.data.classes
+    best_epoch = state.n_epochs
+    if state.best is not None:
+        state.model.load_state_dict(state.best[2])  # made precise before validation
+        best_epoch = int(state.best[1])
     elif cfg.precise_bn:
-        recompute_bn_statistics(model, data.x, fit_idx, cfg.batch_size, evaluation)
-    predictions: tuple[Prediction, ...] = ()
-    if len(test_idx):
-        _, probs = _predict(model, data.x, test_idx, cfg.batch_size, evaluation,
-                            cfg.test_time_flip)
-        predictions = tuple(
-            Prediction(str(data.sample_ids[i]), str(data.subjects[i]), str(data.clips[i]),
-                       fold.index, classes[data.y[i]], classes[int(p.argmax())],
-                       tuple(float(v) for v in p))
-            for i, p in zip(test_idx, probs))
-    extra = {**fold_info, "complete": True, "history": history, "best_epoch": best_epoch,
-             "predictions": [p.__dict__ for p in predictions]}
-    save_checkpoint(done_path, model, None, cfg, classes, run.run_info["preprocessing"],
-                    best_epoch, extra, model_options=cfg.network_options,
-                    in_channels=data.x.shape[2])
+        recompute_bn_statistics(state.model, data.x, state.fit_idx, cfg.batch_size, evaluation)
+    if not len(state.test_idx):
+        return best_epoch, ()
+    _, probs = _predict(state.model, data.x, state.test_idx, cfg.batch_size, evaluation,
+                        cfg.test_time_flip)
+    return best_epoch, tuple(
+        Prediction(str(data.sample_ids[i]), str(data.subjects[i]), str(data.clips[i]),
+                   state.fold.index, classes[data.y[i]], classes[int(p.argmax())],
+                   tuple(float(v) for v in p))
+        for i, p in zip(state.test_idx, probs))
+
+
+def _finish_fold(run: _Run, state: _FoldState, best_epoch: int,
+                 predictions: tuple[Prediction, ...], work_path: Path, done_path: Path):
+    """Save the tested weights and predictions as the finished fold's checkpoint, drop the
+    unfinished one, yield the ``fold`` record and return the FoldOutcome."""
+    extra = {**state.info, "complete": True, "history": state.history,
+             "best_epoch": best_epoch, "predictions": [p.__dict__ for p in predictions]}
+    save_checkpoint(done_path, state.model, None, run.config, run.data.classes,
+                    run.run_info["preprocessing"], best_epoch, extra,
+                    model_options=run.config.network_options, in_channels=run.data.x.shape[2])
     if work_path != done_path:
         work_path.unlink(missing_ok=True)
-    yield run.progress(f"{who} done", TrainUpdate("fold", fold.index, n_folds, best_epoch,
-                                                  n_epochs, test_subjects=fold.test,
-                                                  predictions=predictions, final_model=final))
-    return FoldOutcome(history, predictions, best_epoch)
+    yield run.progress(f"{state.who} done", state.update(
+        "fold", epoch=best_epoch, n_epochs=state.n_epochs, test_subjects=state.fold.test,
+        predictions=predictions))
+    return FoldOutcome(state.history, predictions, best_epoch)
 
 
 def balanced_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
