@@ -518,9 +518,15 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 # --- entry point ------------------------------------------------------------------------
 
+def _add_spot(sub: argparse._SubParsersAction) -> None:
+    from .cli_spot import add_spot  # its own module: apex spotting
+
+    add_spot(sub)
+
+
 COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
     _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess, _add_train, _add_classify,
-    _add_experiment)
+    _add_experiment, _add_spot)
 
 
 def build_parser() -> argparse.ArgumentParser:
