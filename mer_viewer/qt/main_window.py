@@ -12,6 +12,7 @@ from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
 from .loader import CloudLoader
+from .motion_curve import MotionCurvePanel
 from .paint_hold import PaintHold
 from .prefetch import Prefetcher
 from .session import DatasetSession
@@ -50,6 +51,8 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.setSpacing(2)
         lay.addWidget(self.messages)
         lay.addWidget(self.views2d, 1)
+        self.motion_curve = MotionCurvePanel(self.state, self.jobs, self.session)
+        lay.addWidget(self.motion_curve)  # under the scrubber
         self.setCentralWidget(central)
 
         self.browser = DatasetBrowser()
@@ -149,6 +152,12 @@ class MainWindow(QtWidgets.QMainWindow):
         for name in ("onset", "apex", "offset"):
             clip.addAction(make_action(self, f"goto_{name}", f"Go to {name}",
                                        lambda n=name: self.goto_marker(n)))
+        for name in ("onset", "apex", "offset"):
+            clip.addAction(make_action(self, f"set_{name}", f"Set {name} to this frame",
+                                       lambda n=name: self.annotation.set_from_scrubber(n)))
+        clip.addAction(make_action(self, "spot", "&Spot apex", self.motion_curve.spot))
+        clip.addAction(make_action(self, "use_apex", "&Use suggested apex",
+                                   self.motion_curve.use_suggested_apex))
         clip.addSeparator()
         clip.addAction(make_action(self, "classify", "&Classify clip", self.classify_panel.classify))
         make_action(self, "cancel", "Cancel job", self.job_status.cancel_shown)
