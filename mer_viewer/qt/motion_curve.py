@@ -103,8 +103,8 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self.summary = QtWidgets.QLabel("")
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         legend = QtWidgets.QLabel(
-            "<span style='color:#46a0ff'>● depth |ΔP| P90</span>  "
-            "<span style='color:#ffaa28'>▲ flow P90</span>  "
+            "<span style='color:#46a0ff'>● depth |ΔP| P99</span>  "
+            "<span style='color:#ffaa28'>▲ flow P99</span>  "
             "<span style='color:#50dc78'>┆ suggested</span>  "
             "<span style='color:#eb4646'>│ apex</span>")
         side = QtWidgets.QVBoxLayout()
