@@ -26,7 +26,7 @@ from mer_viewer.core.truth import apex_errors
 
 def _table(root: Path, outcomes, rows_label: str) -> list[str]:
     lines = []
-    for name, label in (("depth_apex", "depth |ΔP| P99 (suggested)"), ("flow_apex", "flow P99")):
+    for name, label in (("depth_apex", "depth ‖ΔP‖ P99 (suggested)"), ("flow_apex", "flow P99")):
         spotted = {(o.target.subject, o.target.clip, o.target.onset):
                    (getattr(o.curve, name) if o.curve else None) for o in outcomes}
         r = apex_errors(root, spotted)
