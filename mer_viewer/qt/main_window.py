@@ -11,6 +11,7 @@ from . import warm_up
 from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
+from .flicker_view import OnsetApexView
 from .loader import CloudLoader
 from .motion_curve import MotionCurvePanel
 from .paint_hold import PaintHold
@@ -69,6 +70,12 @@ class MainWindow(QtWidgets.QMainWindow):
                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("annotation", "Annotation", self.annotation,
                    QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
+        self.onset_apex = OnsetApexView(self.state)  # flicker / difference, behind Annotation
+        self._dock("onset_apex", "Onset ↔ apex", self.onset_apex,
+                   QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.docks["annotation"], self.docks["onset_apex"])
+        self.docks["onset_apex"].visibilityChanged.connect(self.onset_apex.set_seen)
+        self.docks["annotation"].raise_()
         self._add_ml_panels()
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
