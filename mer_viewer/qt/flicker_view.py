@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from .elided import ElidedLabel
 from .scene_activation import ignore_window_activation
 from .state import ViewerState
 
@@ -45,7 +46,7 @@ class OnsetApexView(QtWidgets.QWidget):
         self.seen = False  # its dock's tab is shown (a tabbed dock stays "visible" off-screen)
         self.mode_box = QtWidgets.QComboBox()
         self.mode_box.addItems(MODES)
-        self.caption = QtWidgets.QLabel("no aligned pair yet")
+        self.caption = ElidedLabel("no aligned pair yet")  # never widens the dock
         self.graphics = pg.GraphicsLayoutWidget()
         ignore_window_activation(self.graphics)
         self.graphics.setBackground((25, 25, 25))

@@ -70,11 +70,12 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self.plot.hideButtons()
         self.plot.setFixedHeight(120)
         item = self.plot.getPlotItem()
-        item.setLabel("left", "depth", units="mm")
+        item.setLabel("left", "depth mm")  # no SI prefixes: "300 mmm" would be 0.3 mm
         item.showAxis("right")
-        item.setLabel("right", "flow", units="px")
-        item.getAxis("left").setWidth(46)
-        item.getAxis("right").setWidth(40)
+        item.setLabel("right", "flow px")
+        for side, width in (("left", 46), ("right", 40)):
+            item.getAxis(side).setWidth(width)
+            item.getAxis(side).enableAutoSIPrefix(False)
         self.flow_box = pg.ViewBox(enableMouse=False)
         item.scene().addItem(self.flow_box)
         item.getAxis("right").linkToView(self.flow_box)
@@ -103,10 +104,13 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self.summary = QtWidgets.QLabel("")
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         legend = QtWidgets.QLabel(
-            "<span style='color:#46a0ff'>● depth |ΔP| P99</span>  "
-            "<span style='color:#ffaa28'>▲ flow P99</span>  "
-            "<span style='color:#50dc78'>┆ suggested</span>  "
+            "<span style='color:#46a0ff'>● depth</span> "
+            "<span style='color:#ffaa28'>▲ flow</span> "
+            "<span style='color:#50dc78'>┆ suggested</span> "
             "<span style='color:#eb4646'>│ apex</span>")
+        legend.setWordWrap(True)
+        legend.setToolTip("99th percentile over the face of |ΔP| (mm) and of the DIS flow "
+                          "length (px) against the onset; dashed: the suggested apex")
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.spot_button)
         side.addWidget(self.use_button)
@@ -115,7 +119,7 @@ class MotionCurvePanel(QtWidgets.QWidget):
         side.addStretch(1)
         side_widget = QtWidgets.QWidget()
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(250)
+        side_widget.setFixedWidth(215)
         self.summary.setWordWrap(True)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(2, 0, 2, 0)
