@@ -135,6 +135,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for s in dataset.skipped:
         onset = f" onset {s.onset}" if s.onset is not None else ""
         print(f"  row {s.excel_row:>4}  {s.subject} {s.clip}{onset}: {s.reason}")
+    warned = [s for s in dataset.samples if s.warnings]
+    if warned:
+        print(f"kept with bad-quality frames: {len(warned)}")
+        for s in warned:
+            print(f"  row {s.excel_row:>4}  {s.subject} {s.clip} onset {s.onset}: "
+                  + "; ".join(s.warnings))
     if dataset.warnings:
         print(f"warnings: {len(dataset.warnings)} (entries that could not be examined)")
         for warning in dataset.warnings:
