@@ -92,3 +92,11 @@ def test_parse_official_formats(root):
     assert found.is_bad_quality("spNO.1", "A", 9)
     assert not found.is_bad_quality("spNO.1", "a", 2)
     assert len(found.damaged) == 3 and len(found.bad_quality) == 3
+
+
+def test_info_text_lists_bad_quality_samples(root, capsys):
+    _write_lists(root)
+    assert main(["info", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "kept with bad-quality frames: 2" in out
+    assert "spNO.1 a onset 4: apex frame 6 of bad quality" in out
