@@ -12,7 +12,9 @@ from PySide6 import QtCore, QtWidgets
 from ..core.dataset import Sample, Skipped
 from ..core.dataset.edits import SampleEdit
 from ..core.progress import Progress
+from .image_view import _ignore
 from .memo import Memo
+from .scene_activation import ignore_window_activation
 from .session import DatasetSession
 from .state import ViewerState
 from .workers import JobRunner
@@ -52,8 +54,8 @@ def spottable(row) -> bool:
 class MotionCurvePanel(QtWidgets.QWidget):
     """Depth (mm, left axis) and flow (px, right axis) of every frame against the onset.
 
-    A sample's curve is computed on demand ("Spot apex"); a skipped onset == apex row's at
-    once, since finding its apex is the point. Clicking the plot moves to that frame.
+    The curve is computed on demand ("Spot apex", S; a few seconds of CPU, so never by
+    itself on a clip switch). Clicking the plot moves to that frame.
     """
 
     JOB = "spot"
@@ -65,6 +67,9 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self.curve = None  # the MotionCurve shown
         self._curves = Memo(32)  # row key -> MotionCurve of this dataset
         self.plot = pg.PlotWidget(background=None)
+        ignore_window_activation(self.plot)
+        # as in image_view: deferred scene updates repaint at once, not after a paint hold
+        self.plot.scene().changed.connect(_ignore)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -148,8 +153,6 @@ class MotionCurvePanel(QtWidgets.QWidget):
         curve = self._curves.get(curve_key(row)) if row is not None else None
         self._show(curve)
         self.spot_button.setEnabled(spottable(row) and curve is None)
-        if curve is None and isinstance(row, Skipped) and spottable(row):
-            self.spot()
 
     def _marks_of(self, row) -> dict[str, int]:
         if row is None:

@@ -37,7 +37,8 @@ def test_use_suggested_apex_makes_the_row_a_sample_and_undo_skips_it_again(qtbot
     samples_before = len(window.state.dataset.samples)
     _select(qtbot, window, row)
     panel = window.motion_curve
-    # a skipped onset == apex row is spotted at once
+    assert panel.curve is None and panel.spot_button.isEnabled()
+    press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_S)  # Clip → Spot apex
     qtbot.waitUntil(lambda: panel.curve is not None, timeout=60_000)
     assert panel.curve.apex == expected.apex and list(panel.curve.frames) == list(expected.frames)
     assert abs(panel.curve.apex - true_apexes(demo_copy)[(row.subject, row.clip, row.onset)]) <= 1
