@@ -134,6 +134,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for s in dataset.skipped:
         onset = f" onset {s.onset}" if s.onset is not None else ""
         print(f"  row {s.excel_row:>4}  {s.subject} {s.clip}{onset}: {s.reason}")
+    warned = [s for s in dataset.samples if s.warnings]
+    if warned:
+        print(f"kept with bad-quality frames: {len(warned)}")
+        for s in warned:
+            print(f"  row {s.excel_row:>4}  {s.subject} {s.clip} onset {s.onset}: "
+                  + "; ".join(s.warnings))
     if dataset.warnings:
         print(f"warnings: {len(dataset.warnings)} (entries that could not be examined)")
         for warning in dataset.warnings:
@@ -509,9 +515,15 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 # --- entry point ------------------------------------------------------------------------
 
+def _add_spot(sub: argparse._SubParsersAction) -> None:
+    from .cli_spot import add_spot  # its own module: apex spotting
+
+    add_spot(sub)
+
+
 COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
     _add_demo, _add_info, _add_cloud, _add_flow, _add_preprocess, _add_train, _add_classify,
-    _add_experiment)
+    _add_experiment, _add_spot)
 
 
 def build_parser() -> argparse.ArgumentParser:

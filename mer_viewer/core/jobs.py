@@ -159,3 +159,23 @@ def with_macro_sheet(job_of: Callable[[list], Iterator[Progress]],
 
     yield Progress(0, 0, "reading the macro-expression sheet")
     yield from job_of([dataset, macro_dataset(dataset)])
+
+
+def spot_job(dataset, row, params):
+    """The motion curve of ``row`` (a Sample or a skipped row) as a one-step job; its result
+    is (row key, MotionCurve)."""
+    from .spotting import SpotTarget, motion_curve, skipped_target
+
+    yield Progress(0, 1, f"motion curve of {row.subject} {row.clip}")
+    target = SpotTarget.of_sample(row) if isinstance(row, Sample) else skipped_target(dataset, row)
+    if target is None:
+        from .errors import MerError
+
+        raise MerError(f"{row.subject} {row.clip}: this row has no onset frame to start from")
+    curve = motion_curve(target, params, "dis", exceptions=dataset.exceptions)
+    yield Progress(1, 1, "motion curve ready", (curve_key(row), curve))
+
+
+def curve_key(row) -> tuple:
+    """A curve depends on the row's onset and offset (not on its apex)."""
+    return row.key, row.onset, getattr(row, "offset", None)

@@ -190,13 +190,28 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
             pass  # ECC then starts from the identity, which recovers ≤ 1 px head motion
     t = _timed(timings, "detect", t)
 
-    box = face.box
     for number, depth in ((sample.onset, onset_depth), (sample.apex, apex_depth)):
-        if not (depth[box.slices] > 0).any():
+        if not (depth[face.box.slices] > 0).any():
             raise FrameError(frames.depth_path(number), "no valid depth in the face region "
                              "(all zero)")
+    return pair_on_face(sample.id, face, onset_rgb, onset_depth, apex_rgb, apex_depth,
+                        apex_landmarks, params, timings)
+
+
+def pair_on_face(sample_id: str, face, onset_rgb: np.ndarray, onset_depth: np.ndarray,
+                 apex_rgb: np.ndarray, apex_depth: np.ndarray, apex_landmarks: np.ndarray | None,
+                 params: CloudParams = CloudParams(),
+                 timings: dict[str, float] | None = None, colour_warp=warp_rgb) -> AlignedPair:
+    """Steps 1 (alignment) and 1b of decoded full frames on the onset's ``face`` (FaceDetection).
+
+    Any frame can play the apex: the motion curve aligns every frame of a clip this way
+    (with a faster ``colour_warp``, as its colour only feeds the optical flow).
+    """
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
+    box = face.box
     alignment = align(onset_rgb, apex_rgb, face.landmarks, apex_landmarks, box, params.align)
-    apex_rgb_crop = warp_rgb(apex_rgb, alignment, box)
+    apex_rgb_crop = colour_warp(apex_rgb, alignment, box)
     apex_depth_crop = warp_depth(apex_depth, alignment, box)
     t = _timed(timings, "align", t)
 
@@ -213,7 +228,7 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
                                         depth_range)
     _timed(timings, "denoise", t)
     return AlignedPair(
-        sample_id=sample.id, box=box, landmarks=face.landmarks, face_method=face.method,
+        sample_id=sample_id, box=box, landmarks=face.landmarks, face_method=face.method,
         alignment=alignment, onset_rgb=onset_rgb[box.slices].copy(), apex_rgb=apex_rgb_crop,
         onset_depth_mm=onset_depth_crop, apex_depth_mm=apex_depth_crop,
         frame_shape=onset_rgb.shape[:2], timings_ms=timings,

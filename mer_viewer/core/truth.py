@@ -40,3 +40,31 @@ def sampled_precision(root: Path, sample: Sample, cloud: MotionCloud) -> float:
     """Share of the sampled points of ``cloud`` that lie where the face truly moved."""
     box, moving = moving_mask(root, sample)
     return float(in_moving_region(cloud, box, moving).mean())
+
+
+def true_apexes(root: Path, sheet: str = "me") -> dict[tuple[str, str, int], int]:
+    """(subject, clip, onset as in the sheet) -> the apex frame that was rendered, from
+    ``demo_truth/samples.csv`` (rows of ``sheet``; clips that exist only)."""
+    import csv
+
+    out = {}
+    with open(Path(root) / TRUTH_DIR / "samples.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["sheet"] == sheet and row["kind"] != "missing_clip":
+                out[(row["subject"], row["clip"], int(row["onset"]))] = int(row["true_apex"])
+    return out
+
+
+def apex_errors(root: Path, spotted: dict[tuple[str, str, int], int | None]) -> dict:
+    """|spotted − true apex| in frames per row found in the truth; ``spotted`` maps
+    (subject, clip, onset) -> apex (None: not spotted, counted as missed).
+
+    Returns {"n", "median", "within_1", "errors": {key: error or None}}.
+    """
+    truth = true_apexes(root)
+    errors = {key: (abs(apex - truth[key]) if apex is not None else None)
+              for key, apex in spotted.items() if key in truth}
+    found = np.array([e for e in errors.values() if e is not None], dtype=float)
+    n = len(errors)
+    return {"n": n, "median": float(np.median(found)) if found.size else float("nan"),
+            "within_1": float((found <= 1).sum() / n) if n else float("nan"), "errors": errors}

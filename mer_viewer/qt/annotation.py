@@ -15,6 +15,7 @@ from ..core.dataset.labels import EMOTIONS_7, OBJECTIVE_CLASSES, normalise_emoti
 from ..core.dataset.layout import Layout
 from ..core.dataset.sheets import frame_number
 from ..core.errors import MerError
+from .au_picker import AuPicker, appended
 from .session import DatasetSession
 from .state import ViewerState
 from .workers import describe_error
@@ -79,7 +80,11 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.notes.setMaximumHeight(70)
         form.addRow("emotion", self.emotion)
         form.addRow("objective", self.objective)
-        form.addRow("AU", self.au)
+        self.au_picker = AuPicker()
+        au_row = QtWidgets.QHBoxLayout()
+        au_row.addWidget(self.au, 1)
+        au_row.addWidget(self.au_picker)
+        form.addRow("AU", au_row)
         form.addRow(self.exclude)
         form.addRow("reason", self.reason)
         form.addRow("notes", self.notes)
@@ -111,6 +116,8 @@ class AnnotationPanel(QtWidgets.QWidget):
         self.objective.activated.connect(
             lambda _i: self._commit(objective_class=self.objective.currentText()))
         self.au.editingFinished.connect(lambda: self._commit(au=self.au.text().strip()))
+        self.au_picker.picked.connect(
+            lambda code: self._commit(au=appended(self.au.text(), code)))
         self.exclude.toggled.connect(lambda on: self._commit(exclude=on))
         self.reason.editingFinished.connect(
             lambda: self._commit(exclude_reason=self.reason.text().strip()))

@@ -9,6 +9,7 @@ from ..core.dataset import Dataset, Sample, Skipped, class_names
 COLUMNS = ("sample", "emotion", "4-class", "objective", "AU", "onset", "apex", "offset", "status")
 ROW_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1   # the Sample or Skipped of a row
 INFO_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2  # dict used by the filter
+SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 3  # numbers as numbers, text lower-case
 TASK_NAMES = {"7": "7 emotions", "4": "4 classes", "3": "3 classes", "objective": "objective"}
 
 
@@ -26,13 +27,26 @@ def _cells(row: Sample | Skipped) -> list:
             "+".join(row.au), row.onset, row.apex, row.offset or "?", status_of(row)]
 
 
+def _sort_key(value) -> float | str:
+    """Sort key of a cell: numbers by value (empty cells first), ``spNO.<k>`` by k, text
+    ignoring case."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    if text.lower().startswith("spno.") and text[5:].isdigit():
+        return float(text[5:])
+    if text in ("", "?"):  # no frame, unknown offset
+        return -1.0 if not text else 0.0
+    return text.lower()
+
+
 class SampleFilter(QtCore.QSortFilterProxyModel):
     """Shows rows matching the class filter, the status filter and the search text."""
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self.setRecursiveFilteringEnabled(True)
-        self.setSortRole(QtCore.Qt.ItemDataRole.DisplayRole)
+        self.setSortRole(SORT_ROLE)
         self.task, self.klass, self.status, self.text = "4", "", "all", ""
 
     def set_filter(self, task: str | None = None, klass: str | None = None,
@@ -92,7 +106,9 @@ class DatasetBrowser(QtWidgets.QWidget):
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
-        self.tree.setSortingEnabled(False)
+        # sortable by a click on a column title; the sheet's order until then
+        self.tree.header().setSortIndicator(-1, QtCore.Qt.SortOrder.AscendingOrder)
+        self.tree.setSortingEnabled(True)
         self.tree.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.tree.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
 
@@ -140,6 +156,7 @@ class DatasetBrowser(QtWidgets.QWidget):
             parent = subjects.get(subject)
             if parent is None:
                 parent = QtGui.QStandardItem(subject or "(no subject)")
+                parent.setData(_sort_key(subject), SORT_ROLE)
                 filler = [QtGui.QStandardItem("") for _ in COLUMNS[1:]]
                 self.model.appendRow([parent] + filler)
                 subjects[subject] = parent
@@ -154,6 +171,7 @@ class DatasetBrowser(QtWidgets.QWidget):
         for value in _cells(row):
             item = QtGui.QStandardItem()
             item.setData(value, QtCore.Qt.ItemDataRole.DisplayRole)
+            item.setData(_sort_key(value), SORT_ROLE)
             items.append(item)
         status = status_of(row)
         items[0].setData(row, ROW_ROLE)
@@ -170,6 +188,13 @@ class DatasetBrowser(QtWidgets.QWidget):
                 item.setFont(font)
         elif status == "edited":
             items[-1].setForeground(QtGui.QBrush(QtGui.QColor(230, 150, 30)))
+        warnings = getattr(row, "warnings", ())
+        if warnings:  # kept, but a frame it uses is on the dataset's bad-quality list
+            items[-1].setText(f"{status} ⚠ {'; '.join(warnings)}")
+            items[-1].setToolTip("\n".join((status, *warnings)))
+            items[0].setText(f"{row.clip} ⚠")
+            for item in (items[0], items[-1]):
+                item.setForeground(QtGui.QBrush(QtGui.QColor(220, 130, 0)))
         return items
 
     def _update_summary(self) -> None:

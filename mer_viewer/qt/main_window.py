@@ -11,8 +11,10 @@ from . import warm_up
 from .annotation import AnnotationPanel, undo_shortcuts
 from .browser import DatasetBrowser
 from .cloud_panel import CloudPanel
+from .flicker_view import OnsetApexView
 from .loader import CloudLoader
 from .memo import RecentClips
+from .motion_curve import MotionCurvePanel
 from .paint_hold import PaintHold
 from .prefetch import Prefetcher
 from .session import DatasetSession
@@ -52,6 +54,8 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.setSpacing(2)
         lay.addWidget(self.messages)
         lay.addWidget(self.views2d, 1)
+        self.motion_curve = MotionCurvePanel(self.state, self.jobs, self.session)
+        lay.addWidget(self.motion_curve)  # under the scrubber
         self.setCentralWidget(central)
 
         self.browser = DatasetBrowser()
@@ -70,6 +74,12 @@ class MainWindow(QtWidgets.QMainWindow):
                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("annotation", "Annotation", self.annotation,
                    QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
+        self.onset_apex = OnsetApexView(self.state)  # flicker / difference, behind Annotation
+        self._dock("onset_apex", "Onset ↔ apex", self.onset_apex,
+                   QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.docks["annotation"], self.docks["onset_apex"])
+        self.docks["onset_apex"].visibilityChanged.connect(self.onset_apex.set_seen)
+        self.docks["annotation"].raise_()
         self._add_ml_panels()
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
@@ -153,6 +163,12 @@ class MainWindow(QtWidgets.QMainWindow):
         for name in ("onset", "apex", "offset"):
             clip.addAction(make_action(self, f"goto_{name}", f"Go to {name}",
                                        lambda n=name: self.goto_marker(n)))
+        for name in ("onset", "apex", "offset"):
+            clip.addAction(make_action(self, f"set_{name}", f"Set {name} to this frame",
+                                       lambda n=name: self.annotation.set_from_scrubber(n)))
+        clip.addAction(make_action(self, "spot", "&Spot apex", self.motion_curve.spot))
+        clip.addAction(make_action(self, "use_apex", "&Use suggested apex",
+                                   self.motion_curve.use_suggested_apex))
         clip.addSeparator()
         clip.addAction(make_action(self, "classify", "&Classify clip", self.classify_panel.classify))
         make_action(self, "cancel", "Cancel job", self.job_status.cancel_shown)

@@ -161,7 +161,8 @@ def test_info_json_schema(root, capsys):
     assert data["root"] == str(root)
     assert {tuple(sorted(s)) for s in data["samples"]} == {
         tuple(sorted(["subject", "clip", "onset", "apex", "offset", "emotion", "objective_class",
-                      "au"]))}
+                      "au", "warnings"]))}
+    assert all(s["warnings"] == [] for s in data["samples"])  # no exception lists here
     assert len(data["samples"]) == 4 and len(data["skipped"]) == len(ROWS) - 4
     assert all({"subject", "clip", "reason"} <= set(s) for s in data["skipped"])
     assert set(data["counts"]) == {"7", "4", "3", "objective"}

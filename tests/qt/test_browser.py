@@ -74,3 +74,42 @@ def test_step_moves_between_samples_and_emits(qtbot, demo_corpus):
     assert browser.select_key(samples[2].key)
     assert len(seen) == 3
     assert browser.current_row().key == samples[2].key
+
+
+def test_columns_sort_by_value_and_bad_quality_rows_are_marked(qtbot, demo_copy):
+    from PySide6 import QtCore
+
+    from mer_viewer.core.dataset.exceptions import BAD_QUALITY_FILE
+
+    before = Dataset.open(demo_copy)
+    sheet_order = [r.key for r in _rows_of(before)]
+    sample = before.samples[0]
+    (demo_copy / BAD_QUALITY_FILE).write_text(
+        f"/data/casme3/{sample.subject}/{sample.clip}/color/{sample.apex}.jpg\n")
+    dataset = Dataset.open(demo_copy)
+    browser = DatasetBrowser()
+    qtbot.addWidget(browser)
+    browser.set_dataset(dataset)
+    # the sheet's order until a column title is clicked
+    assert [r.key for r in _rows(browser)] == sheet_order
+    col = COLUMNS.index("onset")
+    browser.tree.sortByColumn(col, QtCore.Qt.SortOrder.DescendingOrder)
+    for index in range(browser.proxy.rowCount()):
+        parent = browser.proxy.index(index, 0)
+        onsets = [browser.row_at(browser.proxy.index(j, 0, parent)).onset or -1
+                  for j in range(browser.proxy.rowCount(parent))]
+        assert onsets == sorted(onsets, reverse=True)  # numbers, not text ("35" < "175")
+    browser.tree.sortByColumn(0, QtCore.Qt.SortOrder.DescendingOrder)  # subjects by number
+    subjects = [browser.proxy.index(i, 0).data() for i in range(browser.proxy.rowCount())]
+    assert subjects == sorted(subjects, key=lambda s: -int(s.split(".")[1]))
+    marked = next(i for i in browser.visible_rows() if browser.row_at(i).key == sample.key)
+    status = marked.siblingAtColumn(COLUMNS.index("status")).data()
+    assert status.startswith("ok ⚠") and f"apex frame {sample.apex}" in status
+    assert marked.data() == f"{sample.clip} ⚠"
+
+
+def _rows_of(dataset):
+    """Rows in the browser's sheet order: by subject as first met, clip, onset."""
+    rows = [*dataset.samples, *dataset.skipped]
+    order = {s: i for i, s in enumerate(dict.fromkeys(r.subject for r in rows))}
+    return sorted(rows, key=lambda r: (order[r.subject], r.clip.lower(), r.onset or 0))

@@ -21,6 +21,7 @@ from .labels import (
     parse_au,
 )
 from .edits import EditStore, apply_edit, row_identity
+from .exceptions import FrameExceptions, load_exceptions
 from .layout import FolderProblem, Layout
 from .sheets import SPECS, SheetKind, SheetRow, find_sheet, frame_number, read_sheet
 
@@ -52,6 +53,8 @@ class Sample:
     key: str = ""  # the row's original <subject>_<clip>_<onset>: where its edits are kept
     edited: bool = False
     notes: str | None = None
+    #: e.g. "apex frame 1294 of bad quality (image_with_bad_quality_partA.txt)"
+    warnings: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -78,6 +81,7 @@ class Sample:
             "emotion": self.emotion,
             "objective_class": self.objective_class,
             "au": list(self.au),
+            "warnings": list(self.warnings),
         }
 
 
@@ -93,6 +97,8 @@ class Skipped:
     sheet: str = ""
     key: str = ""
     edited: bool = False
+    apex: int | None = None  # the sheet's (or edit's) frames, where they are numbers
+    offset: int | None = None
 
     def as_json(self) -> dict:
         return {"subject": self.subject, "clip": self.clip, "onset": self.onset,
@@ -153,7 +159,8 @@ class Dataset:
 
     def __init__(self, root: Path, sheet: Path, samples: list[Sample], skipped: list[Skipped],
                  kind: SheetKind, layouts: list[str], edits: EditStore | None = None,
-                 warnings: Iterable[str] = ()):
+                 warnings: Iterable[str] = (), layout: Layout | None = None,
+                 exceptions: FrameExceptions = FrameExceptions()):
         self.root = root
         self.edits = edits
         self.sheet = sheet
@@ -164,6 +171,9 @@ class Dataset:
         #: ``<path>: <reason>`` of entries under the root that could not be examined (a link
         #: loop, no permission) and that no skipped row names: they may hide samples
         self.warnings = tuple(warnings)
+        self.layout = layout
+        #: the dataset's damaged / bad-quality frame lists (``exception/``)
+        self.exceptions = exceptions
 
     @classmethod
     def open(
@@ -206,13 +216,16 @@ class Dataset:
             edits = EditStore.load(root)
         rows = read_sheet(sheet_path, kind)
         layout = Layout.scan(root)
+        exceptions = load_exceptions(root)
         samples: list[Sample] = []
         skipped: list[Skipped] = []
         for row in rows:
-            result = _sample_from_row(row, kind, layout, excluded, sheet_path.name, edits)
+            result = _sample_from_row(row, kind, layout, excluded, sheet_path.name, edits,
+                                      exceptions)
             (samples if isinstance(result, Sample) else skipped).append(result)
         _check_duplicates(samples, skipped)
-        return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits, layout.warnings)
+        return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits,
+                   [*layout.warnings, *exceptions.warnings], layout, exceptions)
 
     def find(self, subject: str, clip: str) -> Sample:
         """The sample of ``subject`` and ``clip`` (``a``, or ``a_1234`` when a clip has several)."""
@@ -269,7 +282,8 @@ def frame_order_problems(onset: int, apex: int, offset: int) -> list[str]:
 
 def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
                      exclusions: list[Exclusion], sheet_name: str,
-                     edits: EditStore | None = None) -> Sample | Skipped:
+                     edits: EditStore | None = None,
+                     exceptions: FrameExceptions = FrameExceptions()) -> Sample | Skipped:
     """Build a Sample from a sheet row (with the user's edit applied), or a Skipped with
     every reason it cannot be used."""
     v = row.values
@@ -280,7 +294,7 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
 
     def skip(reasons: list[str], onset: int | None = None) -> Skipped:
         return Skipped(subject, clip, "; ".join(reasons), onset, row.excel_row, sheet_name,
-                       key, edit is not None)
+                       key, edit is not None, numbers.get("apex"), numbers.get("offset"))
 
     problems: list[str] = []
     if not subject or not clip:
@@ -313,6 +327,9 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
 
     onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
     reasons = frame_order_problems(onset, apex, offset)
+    damaged, frame_warnings = exceptions.row_problems(
+        subject, clip, {"onset": onset, "apex": apex} if apex != onset else {"onset": onset})
+    reasons += damaged
     if edit is not None and edit.exclude:
         reasons.append(f"excluded: {edit.exclude_reason or 'by the user'}")
     elif edit is None or edit.exclude is None:
@@ -335,6 +352,7 @@ def _sample_from_row(row: SheetRow, kind: SheetKind, layout: Layout,
         emotion=emotion, objective_class=objective, au=au, frames=frames,
         source=kind, apex_estimated=estimated, excel_row=row.excel_row,
         key=key, edited=edit is not None, notes=edit.notes if edit is not None else None,
+        warnings=tuple(frame_warnings),
     )
 
 

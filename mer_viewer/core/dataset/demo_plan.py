@@ -48,9 +48,14 @@ MACRO_EMOTIONS = ("happy", "surprise", "disgust", "sad", "anger", "fear", "other
 #: How the real MaE sheet spells the emotions that differ from the ME sheet.
 MACRO_SPELLING = {"happy": "happiness", "sad": "sadness"}
 #: Frames from onset to offset of a macro-expression, minus one (6–7 frames; the
-#: micro-expressions have 5–9, mostly 5). Real ones last 0.5–4 s; the demo keeps
+#: micro-expressions have 5–11). Real ones last 0.5–4 s; the demo keeps
 #: them short so that the default corpus stays about 100 MB (7–9 frames: 107 MB).
 MACRO_SPANS = (5, 5, 6)
+#: Frames from onset to offset of a micro-expression, minus one: 5–11 frames (real ones
+#: last up to 0.5 s, 15 frames at 30 fps; the demo keeps them shorter to stay small),
+#: with the apex anywhere strictly between onset and offset, so that the apex has to
+#: be found. Six choices, drawn as before: every other row of the plan is unchanged.
+MICRO_SPANS = (4, 5, 5, 6, 8, 10)
 
 
 def _rng(*words: int) -> np.random.Generator:
@@ -140,9 +145,9 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int,
         upper_letter = normal_letters[-1] if number in upper_case_subjects and normal_letters else None
         next_onset: dict[str, int] = {}
         for (kind, emotion), letter in zip(order, letters):
-            span = int(rng.choice([4, 4, 4, 5, 6, 8]))  # 5–9 frames, mostly 5
+            span = int(rng.choice(MICRO_SPANS))
             onset = 1 if kind == "onset_zero" else next_onset.get(letter, int(rng.integers(20, 400)))
-            apex = int(np.clip(onset + round(span * rng.uniform(0.4, 0.6)), onset + 2, onset + span - 2))
+            apex = onset + 1 + int(rng.uniform(0.0, 1.0) * (span - 1))  # anywhere inside
             offset = onset + span
             next_onset[letter] = offset + int(rng.integers(15, 120))
             au = str(rng.choice(EMOTION_AU_CHOICES[emotion]))
