@@ -30,6 +30,9 @@ app: system-deps $(VENV)/.installed-app
 	$(PY) -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \
 		packaging/mer-viewer.spec
 	ln -sf mer-viewer dist/mer-viewer/mer
+	mkdir -p dist/mer-viewer/share/icons
+	cp packaging/mer-viewer.desktop packaging/io.github.mer_viewer.metainfo.xml dist/mer-viewer/share/
+	cp mer_viewer/resources/icons/* dist/mer-viewer/share/icons/
 	$(MAKE) app-smoke
 
 ## app-smoke: start the built app under Xvfb on the demo corpus, screenshot, classify, time it
