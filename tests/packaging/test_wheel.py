@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -46,9 +47,24 @@ def _run(args, timeout=900, **kwargs) -> subprocess.CompletedProcess:
 def built(tmp_path_factory) -> tuple[Path, Path]:
     """(wheel, sdist) as ``make dist`` builds them: the sdist, then the wheel from the sdist."""
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT])
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out,
+          _clean_source(tmp_path_factory.mktemp("src"))])
     (wheel,), (sdist,) = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     return wheel, sdist
+
+
+def _clean_source(target: Path) -> Path:
+    """The checkout's files as git sees them (tracked or not ignored), without the build
+    leftovers of an editable install: a stale ``*.egg-info/SOURCES.txt`` would put files into
+    the sdist that the package configuration does not."""
+    files = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                 cwd=ROOT).stdout.split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
 
 
 @pytest.fixture(scope="module")
