@@ -57,6 +57,10 @@ def _clean_source(target: Path) -> Path:
     """The checkout's files as git sees them (tracked or not ignored), without the build
     leftovers of an editable install: a stale ``*.egg-info/SOURCES.txt`` would put files into
     the sdist that the package configuration does not."""
+    if not (ROOT / ".git").exists():  # an unpacked sdist: everything but build leftovers
+        shutil.copytree(ROOT, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+            "*.egg-info", "build", "dist", ".venv", "__pycache__"))
+        return target
     files = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                  cwd=ROOT).stdout.split("\0")
     for name in filter(None, files):
