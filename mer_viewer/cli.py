@@ -527,11 +527,11 @@ COMMANDS: Sequence[Callable[[argparse._SubParsersAction], None]] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .about import VersionAction
 
     parser = argparse.ArgumentParser(
         prog="mer", description="Micro-expression recognition from depth point clouds (CAS(ME)³).")
-    parser.add_argument("--version", action="version", version=f"mer {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in COMMANDS:

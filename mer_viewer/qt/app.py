@@ -10,7 +10,7 @@ from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..about import VersionAction
 
     p = argparse.ArgumentParser(
         prog="mer-viewer",
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the panel's model, the bundled 3-class one)")
     p.add_argument("--size", metavar="WxH", default="1600x1000",
                    help="window size for --screenshot (default 1600x1000)")
-    p.add_argument("--version", action="version", version=f"mer-viewer {__version__}")
+    p.add_argument("--version", action=VersionAction)
     return p
 
 
@@ -76,8 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .pyside_guard import protect
 
     guard = protect(app)  # noqa: F841 - keeps the top-up timer alive
-    app.setApplicationName("mer-viewer")
+    app.setApplicationName("mer-viewer")  # also the X11 WM_CLASS: the .desktop's StartupWMClass
     app.setOrganizationName("mer_viewer")
+    app.setDesktopFileName("mer-viewer")  # Wayland: packaging/mer-viewer.desktop
+    from .about import app_icon
+
+    app.setWindowIcon(app_icon())
 
     from .main_window import MainWindow
     from .settings import open_settings

@@ -282,12 +282,9 @@ class MainWindow(QtWidgets.QMainWindow):
         ShortcutsDialog(self).exec()
 
     def _about(self) -> None:
-        from .. import __version__
+        from .about import show_about
 
-        QtWidgets.QMessageBox.about(
-            self, "About mer-viewer",
-            f"mer-viewer {__version__}<br>Micro-expression recognition from depth point clouds "
-            "(CAS(ME)³; arXiv 2406.07918).")
+        show_about(self)
 
     def _ask_window_screenshot(self) -> None:
         name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save window screenshot",

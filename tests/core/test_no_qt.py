@@ -16,6 +16,8 @@ for name in names:
     importlib.import_module(name)
 import mer_viewer.cli
 mer_viewer.cli.build_parser()
+import mer_viewer.about, mer_viewer.resources  # what `mer --version` and the bundled models need
+assert mer_viewer.about._qt_version() == mer_viewer.about.NOT_INSTALLED
 print(len(names))
 """
 

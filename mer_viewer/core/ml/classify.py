@@ -13,16 +13,17 @@ from ..errors import CheckpointError, PipelineError
 from ..cache import cached_cloud
 from .items import Preprocessing
 
-#: Bundled checkpoints live in the checkout's resources/ folder (installed editable).
-RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 BUNDLED = {"3": "pointnet2_3class.pt", "4": "pointnet2_4class.pt"}
 
 
 def bundled_checkpoint(task: str = "3") -> Path:
-    """Path of the bundled PointNet++ checkpoint for a task (3 or 4 classes)."""
+    """Path of the bundled PointNet++ checkpoint for a task (3 or 4 classes), shipped as
+    package data (``mer_viewer/resources/models``)."""
+    from ...resources import models_dir
+
     if task not in BUNDLED:
-        raise CheckpointError(RESOURCES, f"no bundled model for task {task!r} (have {sorted(BUNDLED)})")
-    path = RESOURCES / "models" / BUNDLED[task]
+        raise CheckpointError(models_dir(), f"no bundled model for task {task!r} (have {sorted(BUNDLED)})")
+    path = models_dir() / BUNDLED[task]
     if not path.is_file():
         raise CheckpointError(path, "bundled checkpoint is missing from this installation")
     return path
