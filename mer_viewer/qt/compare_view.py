@@ -82,7 +82,10 @@ class ComparePanel(QtWidgets.QWidget):
                 view.resizeColumnsToContents()
         self._fill_confusions()
         names = [r.name for r in self.runs]
-        for box, index in ((self.a_box, 0), (self.b_box, 1)):
+        # B: the first run of another setting (sort against random), else the second run
+        other = next((i for i, r in enumerate(self.runs)
+                      if r.setting_key() != self.runs[0].setting_key()), 1)
+        for box, index in ((self.a_box, 0), (self.b_box, other)):
             box.blockSignals(True)
             box.clear()
             box.addItems(names)

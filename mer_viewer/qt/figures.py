@@ -18,35 +18,43 @@ Painter = Callable[[QtGui.QPainter, QtCore.QRectF], None]
 
 
 def write_figure(path: Path | str, size_in: tuple[float, float], dpi: int,
-                 paint: Painter) -> Path:
-    """Paint a figure of ``size_in`` inches into ``path``: SVG (vector, sized for ``dpi``)
-    or PNG at ``dpi`` (white background). The painter works in points (1/72 in), so text
+                 paint: Painter, unit_dpi: float = 72.0) -> Path:
+    """Paint a figure of ``size_in`` inches into ``path``: SVG (vector, that size) or PNG
+    at ``dpi`` (white background). The painter works in points (1/72 in), so text
     and lines keep their size whatever the DPI. OSError when the file cannot be written."""
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg"):
         path = path.with_name(path.name + ".png")
     w_px, h_px = round(size_in[0] * dpi), round(size_in[1] * dpi)
-    points = QtCore.QRectF(0, 0, size_in[0] * 72, size_in[1] * 72)
+    points = QtCore.QRectF(0, 0, size_in[0] * unit_dpi, size_in[1] * unit_dpi)
+    # the device counts ``unit_dpi`` dots per inch while painted (72: a font's points are
+    # the painter's units), whatever the DPI; a PNG is then scaled up and says its true DPI
+    per_meter_72 = round(unit_dpi / 0.0254)
     if path.suffix.lower() == ".svg":
         device = QtSvg.QSvgGenerator()
         device.setFileName(str(path))
-        device.setSize(QtCore.QSize(w_px, h_px))
-        device.setViewBox(QtCore.QRect(0, 0, w_px, h_px))
-        device.setResolution(dpi)
+        device.setSize(points.size().toSize())
+        device.setViewBox(points)
+        device.setResolution(round(unit_dpi))
         device.setTitle(path.stem)
+        scale = 1.0
     else:
         device = QtGui.QImage(w_px, h_px, QtGui.QImage.Format.Format_ARGB32)
-        device.setDotsPerMeterX(round(dpi / 0.0254))
-        device.setDotsPerMeterY(round(dpi / 0.0254))
+        device.setDotsPerMeterX(per_meter_72)
+        device.setDotsPerMeterY(per_meter_72)
         device.fill(QtGui.QColor("white"))
+        scale = dpi / unit_dpi
     p = QtGui.QPainter(device)
     try:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         p.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-        p.scale(dpi / 72, dpi / 72)
+        p.scale(scale, scale)
         paint(p, points)
     finally:
         p.end()
+    if isinstance(device, QtGui.QImage):
+        device.setDotsPerMeterX(round(dpi / 0.0254))
+        device.setDotsPerMeterY(round(dpi / 0.0254))
     if isinstance(device, QtGui.QImage):
         writer = QtGui.QImageWriter(str(path))
         if not writer.write(device):
@@ -134,7 +142,10 @@ def export_curves(path: Path | str, curves, dpi: int = 300) -> Path:
     for plot in plots:  # a white page: the plots' dark theme inverted for print
         plot.setBackground("w")
     try:
-        return write_figure(path, CURVES_IN, dpi, paint)
+        # the plots' text was laid out for the screen: painted at the screen's DPI
+        screen = QtGui.QGuiApplication.primaryScreen()
+        unit_dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
+        return write_figure(path, CURVES_IN, dpi, paint, unit_dpi)
     finally:
         for plot, brush in zip(plots, backgrounds):
             plot.setBackgroundBrush(brush)

@@ -178,6 +178,7 @@ class ResultsWindow(QtWidgets.QWidget):
     def _on_current(self, _row: int) -> None:
         run = self.current_run()
         if run is not None:
+            self.status.setText(f"{run.kind} {run.path}")
             self.run_panel.set_run(run)
             self.predictions.set_run(run)
 
@@ -194,5 +195,13 @@ class ResultsWindow(QtWidgets.QWidget):
 
         self.export_menu.addAction("Confusion matrix of the shown run…",
                                    lambda: figures.ask_export_confusion(self, self.current_run()))
-        self.export_menu.addAction("Curves of the shown run…",
-                                   lambda: figures.ask_export_curves(self, self.run_panel.curves))
+        self.export_menu.addAction("Curves of the shown run…", self._export_curves)
+
+    def _export_curves(self) -> None:
+        from . import figures
+
+        # the plots are laid out only where shown: show them before painting them
+        self.tabs.setCurrentWidget(self.run_panel)
+        self.run_panel.right.setCurrentWidget(self.run_panel.curves)
+        QtWidgets.QApplication.processEvents()
+        figures.ask_export_curves(self, self.run_panel.curves)
