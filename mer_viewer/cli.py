@@ -428,13 +428,24 @@ def _macro_dataset(args: argparse.Namespace, classes: str | None):
 # --- mer classify -----------------------------------------------------------------------
 
 def _add_classify(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("classify", help="classify one clip (bundled model by default)",
+    p = sub.add_parser("classify", help="classify one clip or every sample (bundled model "
+                                        "by default)",
                        usage="mer classify [CHECKPOINT] ROOT SUBJECT CLIP [--ignore-edits] "
-                             "[--json]",
+                             "[--json]\n       mer classify [CHECKPOINT] ROOT --all --out "
+                             "FILE.csv [--workers W] [--ignore-edits] [--json]",
                        description="Classify a clip with a checkpoint, reproducing the "
                                    "preprocessing it was trained with. Without CHECKPOINT the "
-                                   "bundled 3-class PointNet++ is used.")
-    p.add_argument("positional", nargs="+", metavar="ARG", help="[CHECKPOINT] ROOT SUBJECT CLIP")
+                                   "bundled 3-class PointNet++ is used. With --all every "
+                                   "sample of ROOT is classified into FILE.csv (columns "
+                                   "subject, clip, onset, label, predicted and one probability "
+                                   "column per class).")
+    p.add_argument("positional", nargs="+", metavar="ARG",
+                   help="[CHECKPOINT] ROOT SUBJECT CLIP, or [CHECKPOINT] ROOT with --all")
+    p.add_argument("--all", action="store_true", help="classify every sample of ROOT")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.csv",
+                   help="with --all: the CSV to write")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --all: processes preparing the clouds (default: all cores)")
     _add_ignore_edits(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_classify)
@@ -443,6 +454,10 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from .core.ml.classify import classify
 
+    if args.all:
+        return _classify_all(args)
+    if args.out is not None:
+        raise UsageError("--out goes with --all (one clip prints its result)")
     if len(args.positional) == 3:
         checkpoint, (root, subject, clip) = None, args.positional
     elif len(args.positional) == 4:
@@ -458,6 +473,31 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         print(f"{sample.id}: {result.predicted}{truth}")
         for name, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
             print(f"  {name:<10} {p:6.3f}")
+    return 0
+
+
+def _classify_all(args: argparse.Namespace) -> int:
+    from .core.ml.batch import classify_samples, write_batch_csv
+
+    if len(args.positional) not in (1, 2):
+        raise UsageError("expected [CHECKPOINT] ROOT with --all")
+    if args.out is None:
+        raise UsageError("--all needs --out FILE.csv")
+    checkpoint = Path(args.positional[0]) if len(args.positional) == 2 else None
+    dataset = _open_dataset(args, Path(args.positional[-1]))
+    result = drive(classify_samples(dataset.samples, checkpoint, args.workers),
+                   "classifying clips")
+    for sample_id, error in result.failed:
+        print(f"mer classify: skipping {sample_id}: {error}", file=sys.stderr)
+    with _writing(args.out):
+        write_batch_csv(args.out, result)
+    if args.json:
+        _print_json({**result.as_json(), "out": str(args.out)})
+    else:
+        labelled = [r for r in result.rows if r.label is not None]
+        right = sum(r.label == r.predicted for r in labelled)
+        print(f"{len(result.rows)} samples classified ({right} of {len(labelled)} labelled "
+              f"ones as annotated), {len(result.failed)} failed -> {args.out}")
     return 0
 
 

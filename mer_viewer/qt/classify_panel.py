@@ -101,7 +101,10 @@ class ClassifyPanel(QtWidgets.QWidget):
     def add_checkpoint(self, path: Path) -> None:
         index = self.model_box.findData(str(path))
         if index < 0:
-            self.model_box.addItem(path.name, str(path))
+            # a fold's checkpoint is named by its run too: every run has a fold_0.pt
+            label = f"{path.parent.parent.name}/{path.name}" \
+                if path.parent.name == "checkpoints" else path.name
+            self.model_box.addItem(label, str(path))
             index = self.model_box.count() - 1
             self.model_box.setItemData(index, str(path), QtCore.Qt.ItemDataRole.ToolTipRole)
         self.model_box.setCurrentIndex(index)

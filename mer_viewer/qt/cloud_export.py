@@ -85,7 +85,8 @@ def render(views: tuple[CloudView, CloudView], titles: tuple[str, str], legend: 
            size: QtCore.QSize, font: QtGui.QFont | None = None
            ) -> tuple[QtGui.QImage, ExportLayout]:
     """Both views with their current cameras, side by side at equal size, each under its
-    title (rich text), the legend of the current colour mode below: an image of ``size``."""
+    title (rich text), with its axes gizmo and scale bar, the legend of the current colour
+    mode below: an image of ``size``."""
     font = QtGui.QFont(font or legend.font())
     on_screen = screen_size(views, titles, legend, font)
     layout = layout_for(size, on_screen.width(), titles, legend, font)
@@ -97,8 +98,10 @@ def render(views: tuple[CloudView, CloudView], titles: tuple[str, str], legend: 
     try:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         p.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-        for picture, rect in zip(rendered, layout.views):
+        for view, picture, rect in zip(views, rendered, layout.views):
             p.drawImage(rect.topLeft(), picture)
+            if view.show_overlays and len(view.points):  # the scale bar at the image's scale
+                view.paint_overlays(p, QtCore.QRectF(rect), layout.scale)
         for text, rect in zip(titles, layout.titles):
             p.save()
             p.translate(rect.topLeft())

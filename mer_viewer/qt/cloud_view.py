@@ -85,6 +85,9 @@ class CloudView(gl.GLViewWidget):
         self._press: QtCore.QPointF | None = None
         self._syncing = False
         self._extent = 100.0
+        from .view_overlays import ViewOverlays
+
+        self.overlays = ViewOverlays(self)  # axes gizmo and scale bar, over the points
         self.reset_camera()
 
     # --- content -----------------------------------------------------------------------------
@@ -165,6 +168,23 @@ class CloudView(gl.GLViewWidget):
         finally:
             self._syncing = False
 
+    @property
+    def show_overlays(self) -> bool:
+        return self.overlays.enabled
+
+    @show_overlays.setter
+    def show_overlays(self, on: bool) -> None:
+        self.overlays.set_enabled(on)
+
+    def update(self) -> None:  # noqa: D102 - the overlays follow every repaint of the view
+        super().update()
+        if hasattr(self, "overlays"):
+            self.overlays.refresh()
+
+    def resizeEvent(self, ev):  # noqa: N802
+        super().resizeEvent(ev)
+        self.overlays.place()
+
     def _moved(self) -> None:
         if not self._syncing:
             self.cameraChanged.emit()
@@ -233,6 +253,12 @@ class CloudView(gl.GLViewWidget):
             self.pointHovered.emit(self.point_at(ev.position().x(), ev.position().y()))
             return
         super().mouseMoveEvent(ev)
+
+    def paint_overlays(self, p: QtGui.QPainter, rect: QtCore.QRectF, scale: float = 1.0) -> None:
+        """Axes gizmo and scale bar of the current camera into ``rect`` of any painter."""
+        from .view_overlays import paint_overlays
+
+        paint_overlays(p, rect, self.opts, self.viewMatrix(), scale)
 
     def render_image(self, width: int, height: int, point_scale: float = 1.0) -> QtGui.QImage:
         """The view as shown (same camera, same content) rendered offscreen at ``width`` ×

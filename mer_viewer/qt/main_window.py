@@ -17,6 +17,7 @@ from .memo import RecentClips
 from .motion_curve import MotionCurvePanel
 from .paint_hold import PaintHold
 from .prefetch import Prefetcher
+from .results_actions import ResultsActions
 from .session import DatasetSession
 from .settings import add_recent, open_settings, recent_datasets
 from .shortcuts import ShortcutsDialog, make_action
@@ -172,6 +173,8 @@ class MainWindow(QtWidgets.QMainWindow):
         clip.addSeparator()
         clip.addAction(make_action(self, "classify", "&Classify clip", self.classify_panel.classify))
         make_action(self, "cancel", "Cancel job", self.job_status.cancel_shown)
+        self.results_actions = ResultsActions(self)  # Open results…, Classify shown clips…
+        self.results_actions.add_to_menus(file, clip)
 
         view = bar.addMenu("&View")
         for dock in self.docks.values():
