@@ -179,3 +179,23 @@ def spot_job(dataset, row, params):
 def curve_key(row) -> tuple:
     """A curve depends on the row's onset and offset (not on its apex)."""
     return row.key, row.onset, getattr(row, "offset", None)
+
+
+def batch_job(samples, checkpoint: Path, out: Path, cancel: threading.Event):
+    """Classify ``samples`` with ``checkpoint`` (the one-clip path for each), write the CSV;
+    the last result is ``(out, BatchResult)``. Nothing is written when cancelled."""
+    from .ml.batch import classify_samples, write_batch_csv
+    from .ml.runtime import import_torch
+
+    yield Progress(0, 0, "loading torch")
+    import_torch()
+    result = None
+    for record in classify_samples(samples, checkpoint, cancel=cancel):
+        if record.result is not None:
+            result = record.result
+        else:
+            yield record
+    if result is None or cancel.is_set():
+        return
+    write_batch_csv(out, result)
+    yield Progress(1, 1, f"{len(result.rows)} clips classified -> {out}", (out, result))

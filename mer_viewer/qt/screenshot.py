@@ -44,7 +44,7 @@ class ScreenshotTaker(QtCore.QObject):
             return
         self._timer.stop()
         if timed_out:
-            print(f"mer-viewer: still loading after the time limit; saving what is shown",
+            print("mer-viewer: still loading after the time limit; saving what is shown",
                   file=sys.stderr)
         self.window.repaint()
         QtWidgets.QApplication.processEvents()
