@@ -11,7 +11,7 @@ import pytest
 
 from mer_viewer.cli import main
 from mer_viewer.core.dataset import Dataset, parse_au
-from mer_viewer.core.errors import AnnotationError, DatasetError, FrameError, SampleNotFoundError
+from mer_viewer.core.errors import AnnotationError, FrameError, SampleNotFoundError
 
 from .casme_fixture import HEADERS, ROWS, SHEET, build_root, write_frames, write_sheet
 

@@ -12,7 +12,6 @@ import pytest
 from mer_viewer.core import cache
 from mer_viewer.core.cache import ClipProducts, cached_cloud, cached_pair
 from mer_viewer.core.dataset import Dataset
-from mer_viewer.core.errors import CacheWarning
 from mer_viewer.core.flow import pair_flow
 from mer_viewer.core.jobs import cloud_job, flow_job, read_ahead
 from mer_viewer.core.pipeline import CloudParams, SamplingParams, align_pair, cloud_from_pair

@@ -4,9 +4,9 @@ the exported image."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore, QtGui
+from PySide6 import QtGui
 
-from mer_viewer.qt.cloud_colors import display_points
+from mer_viewer.core.geometry import display_points
 from mer_viewer.qt.cloud_view import CloudView
 from mer_viewer.qt.view_overlays import AXES, nice_length, scale_bar
 from tests.gl.synthetic import grid_cloud

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.flow import pair_flow
 from mer_viewer.core.pipeline import CloudParams, SamplingParams, align_pair, cloud_from_pair
 from mer_viewer.qt.memo import RecentClips
