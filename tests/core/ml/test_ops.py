@@ -114,6 +114,7 @@ def test_neighbours_are_found_in_full_precision_under_autocast(dtype):
     expected_knn = ops.knn(xyz, 8, centres)
     with torch.autocast("cpu", dtype=dtype):
         assert torch.equal(ops.ball_query(0.2, 32, xyz, centres), expected_ball)
+        assert torch.equal(ops.knn(xyz, 8, centres), expected_knn)
         assert torch.equal(ops.knn(xyz.to(dtype), 8, centres.to(dtype)),
                            ops.knn(xyz.to(dtype).float(), 8, centres.to(dtype).float()))
         assert ops.square_distance(centres, xyz).dtype == torch.float32
