@@ -7,15 +7,20 @@ SYSTEM_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libglx
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libfontconfig1 \
 	libdbus-1-3 libusb-1.0-0 desktop-file-utils appstream
 
-.PHONY: run test install install-test system-deps bench clean-venv dist app app-smoke
+.PHONY: run test lint install install-test system-deps bench clean-venv dist app app-smoke
 
 ## run: install the app and start it on the demo corpus (built on first use, with progress)
 run: install
 	$(VENV)/bin/mer-viewer --demo
 
-## test: install everything, test dependencies included, and run the whole test suite
-test: install-test
+## test: install everything, test dependencies included, run the guards and the whole test suite
+test: install-test lint
 	$(PY) -m pytest
+
+## lint: ruff and the layering contracts of pyproject.toml (core never imports Qt or the CLI)
+lint: install-test
+	$(VENV)/bin/ruff check mer_viewer tests packaging
+	$(VENV)/bin/lint-imports
 
 ## bench: run the benchmarks (prints tables; not part of the test suite)
 bench: install-test

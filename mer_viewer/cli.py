@@ -10,11 +10,10 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
-from .core.errors import (FileError, MerError, MerWarning, describe_error, os_reason,
-                          write_reason)
+from .core.errors import FileError, MerError, MerWarning, describe_error, os_reason, write_reason
 from .core.ml.config import SAMPLINGS, TRAIN_OPTIONS
 from .core.ml.models import MODEL_NAMES
 from .core.progress import Progress

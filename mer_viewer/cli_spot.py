@@ -6,7 +6,15 @@ import argparse
 import time
 from pathlib import Path
 
-from .cli import UsageError, _add_clip_args, _cloud_params, _open_dataset, _print_json, _writing, drive
+from .cli import (
+    UsageError,
+    _add_clip_args,
+    _cloud_params,
+    _open_dataset,
+    _print_json,
+    _writing,
+    drive,
+)
 
 
 def add_spot(sub: argparse._SubParsersAction) -> None:

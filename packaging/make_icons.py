@@ -90,9 +90,9 @@ def render_png(svg_path: Path, size: int, out: Path) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from mer_viewer.resources import ICON_SIZES
-
     from PySide6 import QtGui
+
+    from mer_viewer.resources import ICON_SIZES
 
     app = QtGui.QGuiApplication.instance() or QtGui.QGuiApplication(["make_icons", "-platform", "offscreen"])  # noqa: F841
     ICONS.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,9 @@ import secrets
 import socket
 import stat
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 TEMP_PREFIX = ".tmp-"
 #: A temporary file untouched for this long is stale whoever wrote it (a live writer keeps

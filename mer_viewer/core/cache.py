@@ -8,10 +8,10 @@ import json
 import os
 import warnings
 import zipfile
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -21,8 +21,14 @@ from .errors import CacheWarning, FrameError, MerError, write_reason
 from .face import Alignment, Box
 from .flow import FlowField, FlowMethod, pair_flow
 from .paths import cache_dir
-from .pipeline import (AlignedPair, CloudParams, MotionCloud, SamplingParams, align_pair,
-                       cloud_from_pair)
+from .pipeline import (
+    AlignedPair,
+    CloudParams,
+    MotionCloud,
+    SamplingParams,
+    align_pair,
+    cloud_from_pair,
+)
 from .progress import Progress
 
 _ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "centre")

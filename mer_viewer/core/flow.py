@@ -113,7 +113,7 @@ class FlowField:
     max_px: float
 
     @classmethod
-    def of(cls, flow: np.ndarray, method: FlowMethod) -> "FlowField":
+    def of(cls, flow: np.ndarray, method: FlowMethod) -> FlowField:
         flow = np.asarray(flow, dtype=np.float32)
         top = float(magnitude(flow).max()) if flow.size else 0.0
         return cls(method, flow, flow_to_rgb(flow, max_magnitude=top), top)

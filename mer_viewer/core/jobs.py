@@ -8,8 +8,8 @@ classifier) wait inside the jobs, so importing this module stays cheap.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .cache import ClipProducts
 from .dataset import Dataset, Sample
@@ -19,7 +19,6 @@ from .flow import FlowMethod
 from .geometry import display_points
 from .pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 from .progress import Progress
-
 
 # --- the current clip -----------------------------------------------------------------------
 

@@ -11,9 +11,18 @@ from typing import Literal
 import numpy as np
 
 from .dataset import Sample
-from .errors import FaceNotFoundError, FrameError, PipelineError
 from .denoise import denoise_depth, face_depth_range
-from .face import AlignMethod, Alignment, Box, align, detect_landmarks, find_face, warp_depth, warp_rgb
+from .errors import FaceNotFoundError, FrameError, PipelineError
+from .face import (
+    Alignment,
+    AlignMethod,
+    Box,
+    align,
+    detect_landmarks,
+    find_face,
+    warp_depth,
+    warp_rgb,
+)
 from .geometry import Intrinsics, backproject
 from .motion import RANK_KEYS, MotionParams, RankKey, compute_motion, network_input
 from .sampling import SampleMethod, sample_indices
@@ -44,7 +53,7 @@ class CloudParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CloudParams":
+    def from_dict(cls, data: dict) -> CloudParams:
         """Inverse of :meth:`as_dict` (as stored in checkpoints and run directories)."""
         data = dict(data)
         data["motion"] = MotionParams(**data.get("motion", {}))
@@ -132,7 +141,7 @@ class MotionCloud:
             return self.motion[:, 0].astype(np.float64)
         raise ValueError(f"rank key must be one of {RANK_KEYS}, got {name!r}")
 
-    def resample(self, sampling: SamplingParams) -> "MotionCloud":
+    def resample(self, sampling: SamplingParams) -> MotionCloud:
         """The same cloud with N points chosen by ``sampling`` (cheap: no image work)."""
         chosen = sample_indices(self.rank_key(sampling.rank), sampling.points, sampling.method,
                                 sampling.seed, points=self.points_m)

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class SpotTarget:
         return f"{self.subject}_{self.clip}_{self.onset}"
 
     @classmethod
-    def of_sample(cls, sample: Sample) -> "SpotTarget":
+    def of_sample(cls, sample: Sample) -> SpotTarget:
         return cls(sample.subject, sample.clip, sample.onset, sample.apex, sample.offset,
                    sample.frames, sample.key, None)
 

@@ -11,7 +11,12 @@ from superqt.utils import QFlowLayout
 from ..core.dataset import Sample, Skipped
 from ..core.dataset.casme3 import frame_order_problems
 from ..core.dataset.edits import SampleEdit
-from ..core.dataset.labels import EMOTIONS_7, OBJECTIVE_CLASSES, normalise_emotion, normalise_objective
+from ..core.dataset.labels import (
+    EMOTIONS_7,
+    OBJECTIVE_CLASSES,
+    normalise_emotion,
+    normalise_objective,
+)
 from ..core.dataset.layout import Layout
 from ..core.dataset.sheets import frame_number
 from ..core.errors import MerError

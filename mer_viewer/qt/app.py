@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:

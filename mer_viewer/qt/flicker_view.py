@@ -29,7 +29,9 @@ def depth_difference(pair) -> np.ndarray:
 
 def rgb_difference(pair) -> np.ndarray:
     """(h, w) uint8 |apex − onset| of the grey crops, times ``RGB_GAIN``."""
-    grey = lambda rgb: rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    def grey(rgb: np.ndarray) -> np.ndarray:
+        return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
     change = np.abs(grey(pair.apex_rgb) - grey(pair.onset_rgb)) * RGB_GAIN
     return np.clip(change, 0, 255).astype(np.uint8)
 

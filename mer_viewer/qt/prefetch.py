@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6 import QtCore
 

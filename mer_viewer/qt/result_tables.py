@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-
 SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 SAMPLE_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 WRONG = QtGui.QColor(230, 90, 90, 60)

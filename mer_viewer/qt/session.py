@@ -29,7 +29,7 @@ def demo_ready(root: Path) -> bool:
 class EditCommand(QtGui.QUndoCommand):
     """Replace the edit of one row (None = no edit) — undoable."""
 
-    def __init__(self, session: "DatasetSession", key: str, before: SampleEdit | None,
+    def __init__(self, session: DatasetSession, key: str, before: SampleEdit | None,
                  after: SampleEdit | None, text: str):
         super().__init__(text)
         self.session, self.key, self.before, self.after = session, key, before, after

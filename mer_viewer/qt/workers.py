@@ -6,8 +6,9 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from PySide6 import QtCore
 from superqt.utils import GeneratorWorker

@@ -15,8 +15,13 @@ import time
 import pytest
 
 from mer_viewer.core import atomic
-from mer_viewer.core.atomic import (STALE_AFTER_S, atomic_path, remove_stale_temps, temp_name,
-                                    write_bytes_atomic)
+from mer_viewer.core.atomic import (
+    STALE_AFTER_S,
+    atomic_path,
+    remove_stale_temps,
+    temp_name,
+    write_bytes_atomic,
+)
 
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX modes, fork and signals")
 

@@ -10,8 +10,16 @@ import pytest
 
 from mer_viewer.cli import main
 from mer_viewer.core import cache
-from mer_viewer.core.cache import (cached_cloud, cached_flow, cached_pair, clip_files,
-                                   load_cloud, load_flow, load_pair, preprocess)
+from mer_viewer.core.cache import (
+    cached_cloud,
+    cached_flow,
+    cached_pair,
+    clip_files,
+    load_cloud,
+    load_flow,
+    load_pair,
+    preprocess,
+)
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.flow import flow_to_rgb, magnitude, optical_flow
 from mer_viewer.core.pipeline import CloudParams, motion_cloud

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from mer_viewer.core.face import Box
 from mer_viewer.core.geometry import Intrinsics, backproject
 from mer_viewer.core.motion import (
     MotionParams,
@@ -22,7 +23,6 @@ from mer_viewer.core.motion import (
     spherical,
     spike_filter,
 )
-from mer_viewer.core.face import Box
 from mer_viewer.core.pipeline import MotionCloud
 from mer_viewer.core.sampling import sample_indices
 

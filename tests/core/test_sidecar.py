@@ -18,8 +18,14 @@ from mer_viewer.cli import build_parser, main
 from mer_viewer.core.atomic import STALE_AFTER_S, temp_name
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.dataset import edits as edits_module
-from mer_viewer.core.dataset.edits import (SIDECAR_NAME, EditConflictError, EditStore,
-                                           SampleEdit, SidecarError, set_aside)
+from mer_viewer.core.dataset.edits import (
+    SIDECAR_NAME,
+    EditConflictError,
+    EditStore,
+    SampleEdit,
+    SidecarError,
+    set_aside,
+)
 from mer_viewer.core.errors import DatasetError
 
 from .casme_fixture import build_root

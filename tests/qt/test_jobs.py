@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from PySide6 import QtCore, QtWidgets
 
 from mer_viewer.core.errors import DatasetError
@@ -138,8 +137,7 @@ class _PaintCounter(QtCore.QObject):
 
 
 def _held_job(steps: list, release: threading.Event):
-    for record in steps:
-        yield record
+    yield from steps
     release.wait(10)
 
 

@@ -117,7 +117,7 @@ def test_training_runs_with_live_curves_and_results(qtbot, demo_corpus, tmp_path
     panel.results.clear()
     assert panel.open_run(out) and panel.results.confusion.rowCount() == len(metrics["classes"])
     assert run_window.isVisible()
-    x, y = run_window.curves.loss_curve.xData, run_window.curves.loss_curve.yData
+    y = run_window.curves.loss_curve.yData
     history = json.loads((out / "history.json").read_text())
     assert np.isfinite(y).sum() == sum(len(h["loss"]) for h in history)
     assert np.isnan(y).sum() == len(history) - 1  # the folds of history.json stay apart

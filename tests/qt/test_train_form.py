@@ -13,8 +13,14 @@ from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.dataset.sheets import find_sheet
 from mer_viewer.core.ml.config import TRAIN_OPTIONS, TrainConfig
 from mer_viewer.qt.train_form import ChoiceSet
-from tests.core.ml.option_values import (ALL_CHANGED, SOME_CHANGED, argv, expected, option_names,
-                                         run_cli_train)
+from tests.core.ml.option_values import (
+    ALL_CHANGED,
+    SOME_CHANGED,
+    argv,
+    expected,
+    option_names,
+    run_cli_train,
+)
 from tests.gui_helpers import JobWatch, make_window, open_and_wait
 
 pytest.importorskip("torch")

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from tests.gui_helpers import (clip_spec, gl_unavailable_reason, make_window, open_and_wait,
-                               wait_settled)
+from tests.gui_helpers import (
+    clip_spec,
+    gl_unavailable_reason,
+    make_window,
+    open_and_wait,
+    wait_settled,
+)
 
 
 def _centre_and_scale(panel):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import stat
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from ..errors import DatasetError, FrameError, SampleNotFoundError, os_reason
+from .edits import EditStore, apply_edit, row_identity
+from .exceptions import FrameExceptions, load_exceptions
 from .frames import ClipFrames
 from .labels import (
     TASKS,
@@ -20,8 +23,6 @@ from .labels import (
     normalise_objective,
     parse_au,
 )
-from .edits import EditStore, apply_edit, row_identity
-from .exceptions import FrameExceptions, load_exceptions
 from .layout import FolderProblem, Layout
 from .sheets import SPECS, SheetKind, SheetRow, find_sheet, frame_number, read_sheet
 
@@ -183,7 +184,7 @@ class Dataset:
         exclusions: Path | str | Iterable[Exclusion] | None = None,
         sheet: Path | str | None = None,
         edits: EditStore | Literal["auto"] | None = "auto",
-    ) -> "Dataset":
+    ) -> Dataset:
         """Open a dataset root.
 
         ``exclusions``: a CSV path or Exclusion values; by default

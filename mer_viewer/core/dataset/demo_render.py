@@ -27,8 +27,18 @@ import numpy as np
 from . import demo_head
 from .demo_aus import au_displacement_mm
 from .demo_head import SubjectLook
-from .demo_scene import (CX, CY, FX, FY, HEIGHT, WIDTH, OnsetScene, background_bgr, box_window,
-                         hand_over_mouth)
+from .demo_scene import (
+    CX,
+    CY,
+    FX,
+    FY,
+    HEIGHT,
+    WIDTH,
+    OnsetScene,
+    background_bgr,
+    box_window,
+    hand_over_mouth,
+)
 from .demo_sensor import sensor_depth
 from .labels import parse_au
 

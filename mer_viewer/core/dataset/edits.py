@@ -71,7 +71,7 @@ class SampleEdit:
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
 
-    def merged(self, newer: "SampleEdit") -> "SampleEdit":
+    def merged(self, newer: SampleEdit) -> SampleEdit:
         """This edit with the non-None fields of ``newer`` on top."""
         return replace(self, **{k: v for k, v in asdict(newer).items() if v is not None})
 
@@ -79,7 +79,7 @@ class SampleEdit:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_json(cls, data: object, where: str) -> "SampleEdit":
+    def from_json(cls, data: object, where: str) -> SampleEdit:
         """An edit from its JSON object; FieldTypeError naming ``where.<field>`` for an unknown
         field or a value of the wrong type (``"false"`` is not false) or range."""
         check_fields(cls, data, where)
@@ -252,7 +252,7 @@ class EditStore:
         self.merged_keys: tuple[str, ...] = ()  # rows the last save took from another writer
 
     @classmethod
-    def load(cls, root: Path, path: Path | None = None) -> "EditStore":
+    def load(cls, root: Path, path: Path | None = None) -> EditStore:
         """Read the sidecar of ``root`` (empty store when there is none yet); SidecarError
         when it cannot be read or holds a value of the wrong type."""
         path = Path(path) if path is not None else sidecar_path(root)
@@ -262,7 +262,7 @@ class EditStore:
         store._base, store._base_digest = dict(store._edits), _digest(raw)
         return store
 
-    def copy(self) -> "EditStore":
+    def copy(self) -> EditStore:
         """An independent store with the same edits and the same idea of what was loaded."""
         other = EditStore(self.path, self._edits)
         other._base, other._base_digest = dict(self._base), self._base_digest

@@ -52,7 +52,7 @@ class Layout:
     reported: set[Path] = field(default_factory=set)
 
     @classmethod
-    def scan(cls, root: Path) -> "Layout":
+    def scan(cls, root: Path) -> Layout:
         problems: dict[Path, str] = {}
         subjects = _listdirs(root, problems)
         if root in problems:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cached_cloud
 from ..dataset import Sample
 from ..errors import CheckpointError, PipelineError
-from ..cache import cached_cloud
 from .items import Preprocessing
 
 BUNDLED = {"3": "pointnet2_3class.pt", "4": "pointnet2_4class.pt"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ..cache import cached_cloud, preprocess
 from ..dataset import Dataset, Sample
@@ -27,7 +27,7 @@ class Preprocessing:
         return {"cloud": self.cloud.as_dict(), "sampling": asdict(self.sampling)}
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "preprocessing") -> "Preprocessing":
+    def from_dict(cls, data: dict, where: str = "preprocessing") -> Preprocessing:
         """Inverse of :meth:`to_dict` (missing fields take their defaults); ValueError naming
         the field (``preprocessing.sampling.points must be ...``) for a value of the wrong
         type or range and for an unknown field."""

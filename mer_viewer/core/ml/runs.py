@@ -6,9 +6,9 @@ Qt-free: the results browser shows these tables; tests check them against the fi
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

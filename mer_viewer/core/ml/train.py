@@ -24,13 +24,20 @@ from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
 from mer_viewer.core.ml.config import TrainConfig, resolve_device
-from mer_viewer.core.ml.data import (StackedItems, TrainItem, augment, batch_indices,
-                                     eval_batches, n_batches, stack_items)
+from mer_viewer.core.ml.data import (
+    StackedItems,
+    TrainItem,
+    augment,
+    batch_indices,
+    eval_batches,
+    n_batches,
+    stack_items,
+)
 from mer_viewer.core.ml.inference import predict
 from mer_viewer.core.ml.metrics import evaluate
 from mer_viewer.core.ml.protocol import Fold, plan_folds, seed_for
-from mer_viewer.core.ml.runtime import keep_freed_memory, native_bf16
 from mer_viewer.core.ml.results import FoldOutcome, Prediction, TrainUpdate, write_run_results
+from mer_viewer.core.ml.runtime import keep_freed_memory, native_bf16
 from mer_viewer.core.progress import Progress
 
 __all__ = ["TrainConfig", "TrainItem", "TrainUpdate", "Prediction", "Cancel", "run_training",

@@ -19,8 +19,13 @@ from mer_viewer.cli import main
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.errors import CheckpointError
 from mer_viewer.core.ml import classify as classify_module
-from mer_viewer.core.ml.checkpoint import (DIGEST_KEY, add_weights_digest, load_checkpoint,
-                                           save_checkpoint, weights_digest)
+from mer_viewer.core.ml.checkpoint import (
+    DIGEST_KEY,
+    add_weights_digest,
+    load_checkpoint,
+    save_checkpoint,
+    weights_digest,
+)
 from mer_viewer.core.ml.config import TrainConfig
 from mer_viewer.core.ml.inference import PredictionError, predict
 from mer_viewer.core.ml.items import Preprocessing

@@ -11,7 +11,6 @@ from mer_viewer.core.ml.models import layers, pointnet2
 from mer_viewer.core.ml.models.pointnet2 import PointNet2
 from mer_viewer.core.ml.ops import index_points
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

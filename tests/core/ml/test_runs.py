@@ -16,8 +16,14 @@ from mer_viewer.core.errors import FileError
 from mer_viewer.core.ml.batch import BatchResult, BatchRow, write_batch_csv
 from mer_viewer.core.ml.config import TrainConfig
 from mer_viewer.core.ml.experiment import RunScore, Setting, markdown_table
-from mer_viewer.core.ml.runs import (disagreement, filter_predictions, load_run,
-                                     metrics_table, open_results, summary_table)
+from mer_viewer.core.ml.runs import (
+    disagreement,
+    filter_predictions,
+    load_run,
+    metrics_table,
+    open_results,
+    summary_table,
+)
 from mer_viewer.core.ml.train import run_training
 
 from .conftest import make_items, tiny_build

@@ -9,8 +9,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import index_points, knn
-from .layers import (SharedMLP, activate, classifier_head, encode_motion, encoded_channels,
-                     folded, uses_batch_stats)
+from .layers import (
+    SharedMLP,
+    activate,
+    classifier_head,
+    encode_motion,
+    encoded_channels,
+    folded,
+    uses_batch_stats,
+)
 
 NEGATIVE_SLOPE = 0.2
 # Gathered edge features per chunk of points in eval (see pointnet2.CHUNK_BYTES).

@@ -8,10 +8,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import (ball_query, farthest_point_sample, full_precision, index_points,
-                   random_start)
-from .layers import (SharedMLP, activate, classifier_head, encode_motion, encoded_channels,
-                     folded, grouped_batch_norm_mlp, uses_batch_stats)
+from ..ops import ball_query, farthest_point_sample, full_precision, index_points, random_start
+from .layers import (
+    SharedMLP,
+    activate,
+    classifier_head,
+    encode_motion,
+    encoded_channels,
+    folded,
+    grouped_batch_norm_mlp,
+    uses_batch_stats,
+)
 
 # (npoint, radii, nsamples, mlps) per set-abstraction level; npoint None = group all.
 SSG_LEVELS = (
