@@ -23,7 +23,8 @@ from .progress import Progress
 # --- the current clip -----------------------------------------------------------------------
 
 def cloud_job(sample: Sample, params: CloudParams, flow_method: str = "tvl1",
-              use_cache: bool = True) -> Iterator[Progress]:
+              use_cache: bool = True,
+              samplings: dict[str, SamplingParams] | None = None) -> Iterator[Progress]:
     """The current clip's cloud and aligned pair, from the disk cache when there, and the
     pair's flow by ``flow_method`` when that is cached too (``mer preprocess`` caches all).
 
@@ -31,10 +32,17 @@ def cloud_job(sample: Sample, params: CloudParams, flow_method: str = "tvl1",
     result (the views then update at once); what it lacks is computed, stored and
     yielded as ``("pair", AlignedPair)`` and ``("cloud", MotionCloud)`` (the flow is the
     flow view's job). A cached cloud shows before the slower face alignment.
+
+    With ``samplings`` (the 3D views' sort/random samplings), each cloud is first followed
+    by ``("sampled", (samplings, sampling_job's result))``, yielded just before it: the
+    views then find their points sampled, and the GUI thread only draws them.
     """
     clip = ClipProducts(sample, params, use_cache=use_cache)
     found = clip.cached(flow_method)
     if found:
+        if "cloud" in found and samplings:
+            yield Progress(1, 3, "sampled", ("sampled", (samplings, _sampled(found["cloud"],
+                                                                           samplings))))
         yield Progress(1, 3, "from the cache", ("cached", found))
     if "pair" not in found:
         yield Progress(1, 3, "finding the face and aligning apex to onset")
@@ -42,8 +50,15 @@ def cloud_job(sample: Sample, params: CloudParams, flow_method: str = "tvl1",
         yield Progress(2, 3, "aligned", ("pair", pair))
     if "cloud" not in found:
         cloud = clip.cloud()
+        if samplings:
+            yield Progress(3, 3, "sampled", ("sampled", (samplings, _sampled(cloud, samplings))))
         yield Progress(3, 3, "cloud ready", ("cloud", cloud))
     yield Progress(3, 3, "done")
+
+
+def _sampled(cloud: MotionCloud, samplings: dict[str, SamplingParams]) -> tuple:
+    """``sampling_job``'s result, at once."""
+    return list(sampling_job(cloud, samplings))[-1].result
 
 
 def flow_job(sample: Sample, params: CloudParams, pair: AlignedPair,
@@ -55,6 +70,9 @@ def flow_job(sample: Sample, params: CloudParams, pair: AlignedPair,
     yield Progress(0, 1, f"{method} optical flow")
     flow = cached_flow(sample, params, method, pair=pair)
     yield Progress(1, 1, "flow ready", (pair.sample_id, method, flow))
+
+
+SLOW_SAMPLINGS = ("fps",)  # seconds on a large face: a job of its own, with progress
 
 
 def sampling_job(cloud: MotionCloud,
@@ -79,7 +97,7 @@ def read_ahead(sample: Sample, frame: int, params: CloudParams, flow_method: Flo
     if "cloud" not in found or "pair" not in found:
         return None
     frame_images = (sample.frames.color(frame), sample.frames.depth(frame))
-    sampled = list(sampling_job(found["cloud"], samplings))[-1].result
+    sampled = _sampled(found["cloud"], samplings)
     return {"cloud": found["cloud"], "pair": found["pair"], "flow": found.get("flow"),
             "frame": frame_images, "sampled": sampled}
 

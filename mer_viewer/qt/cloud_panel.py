@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from ..core.jobs import sampling_job
+from ..core.jobs import SLOW_SAMPLINGS, sampling_job
 from ..core.pipeline import MotionCloud, SamplingParams
 from .cloud_colors import dimmed, point_colors
 from .cloud_controls import CloudControls
@@ -21,8 +21,6 @@ from .workers import JobRunner, describe_error
 
 SIDES = ("left", "right")
 PICK_HINT = "hover or click a point; click a pixel in the 2D views"
-#: Samplings slow enough for a worker thread (FPS over a whole face: ~0.4 s).
-SLOW_SAMPLINGS = ("fps",)
 
 
 def describe_sampling(params: SamplingParams, cloud: MotionCloud) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 from PySide6 import QtCore
 
 from ..core.dataset import Sample
 from ..core.errors import MerError
-from ..core.jobs import cloud_job
+from ..core.jobs import SLOW_SAMPLINGS, cloud_job
+from ..core.pipeline import SamplingParams
 from .memo import RecentClips
 from .state import ViewerState, view_key
 from .workers import JobRunner, Lane, describe_error
@@ -71,9 +73,13 @@ class CloudLoader(QtCore.QObject):
     JOB = "cloud"
 
     def __init__(self, state: ViewerState, jobs: JobRunner, recent: RecentClips,
-                 parent: QtCore.QObject | None = None):
+                 parent: QtCore.QObject | None = None,
+                 samplings: Callable[[], dict[str, SamplingParams]] | None = None):
+        """``samplings()``: the 3D views' samplings, made in the job when they are quick
+        (sort, random) so the GUI thread only draws the new cloud."""
         super().__init__(parent)
         self.state, self.jobs, self.recent = state, jobs, recent
+        self.samplings = samplings
         state.sampleChanged.connect(self.reload)
         state.cloudParamsChanged.connect(self.reload)
         jobs.partial.connect(self._on_partial)
@@ -94,14 +100,20 @@ class CloudLoader(QtCore.QObject):
             self.jobs.cancel(self.JOB)
             self.state.set_result(sample.id, cloud=hit["cloud"], pair=hit["pair"])
             return
+        samplings = self.samplings() if self.samplings is not None else None
+        if samplings and any(p.method in SLOW_SAMPLINGS for p in samplings.values()):
+            samplings = None  # fps: the 3D panel's own job, with progress
         self.jobs.start(self.JOB, cloud_job(sample, self.state.cloud_params,
-                                            self.state.flow_method),
+                                            self.state.flow_method, samplings=samplings),
                         f"motion cloud of {sample.id}")
 
     def _on_partial(self, name: str, result: object) -> None:
         if name != self.JOB or not isinstance(result, tuple):
             return
         kind, value = result
+        if kind == "sampled":
+            self.recent.keep_sampling(*value)
+            return
         if kind == "cached":
             self.state.set_result(self._sample_id, **value)
             found = {k: v for k, v in value.items() if k != "flow"}

@@ -64,7 +64,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.annotation = AnnotationPanel(self.state, self.session)
         # after the views: on a new clip they clear themselves first, then the loader may
         # show remembered results at once (one repaint instead of two)
-        self.cloud_loader = CloudLoader(self.state, self.jobs, self.recent, self)
+        self.cloud_loader = CloudLoader(self.state, self.jobs, self.recent, self,
+                                        samplings=self.cloud_panel.samplings)
         # the neighbours of a shown clip, read ahead
         self.prefetch = Prefetcher(self.state, self.recent, self.jobs, self.browser.neighbours,
                                    self.cloud_panel.samplings, self)

@@ -35,3 +35,34 @@ def test_uncached_neighbours_are_not_computed(qtbot, demo_copy, tmp_path):
     qtbot.waitUntil(lambda: window.prefetch.idle, timeout=20_000)
     for sample in window.browser.neighbours():
         assert window.recent.clip((view_key(sample), window.state.cloud_params)) is None
+
+
+def test_a_new_clip_is_sampled_off_the_gui_thread(qtbot, demo_copy, tmp_path, monkeypatch):
+    """The cloud job samples sort and random for the 3D views in its worker: on a clip not
+    in memory (cached or computed) the GUI thread only draws. FPS stays the panel's job."""
+    import threading
+
+    from mer_viewer.core.pipeline import MotionCloud
+
+    samples = Dataset.open(demo_copy).samples[:2]
+    assert all(o.ok for o in list(preprocess(samples[:1], workers=1, flow="dis"))[-1].result)
+    threads: list[str] = []
+    resample = MotionCloud.resample
+
+    def spy(self, params):
+        threads.append(threading.current_thread().name)
+        return resample(self, params)
+
+    monkeypatch.setattr(MotionCloud, "resample", spy)
+    window = make_window(qtbot, tmp_path, flow="dis")
+    window.prefetch.enabled = False
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))  # from the disk cache
+    window.state.set_row(samples[1])  # computed: face, alignment, cloud
+    qtbot.waitUntil(lambda: window.cloud_panel.ready and window.state.cloud is not None
+                    and window.state.cloud.sample_id == samples[1].id, timeout=60_000)
+    wait_settled(qtbot, window)
+    assert len(threads) == 4  # two clips, two views each
+    assert threading.main_thread().name not in threads
+    shown = window.cloud_panel.sampled
+    assert {side: s.sampling.method for side, s in shown.items()} == {"left": "sort",
+                                                                      "right": "random"}
