@@ -129,3 +129,16 @@ class JobWatch:
             qtbot.wait(20)
         raise AssertionError(f"jobs neither finished nor failed in {timeout_s} s: "
                              f"{self.jobs.names()} (started {self.started}, ended {self.ended})")
+
+
+def select_row(qtbot, window, row) -> None:
+    """Click the row's entry in the dataset browser."""
+    tree = window.browser.tree
+    index = next(i for i in window.browser.visible_rows()
+                 if window.browser.row_at(i) is not None
+                 and window.browser.row_at(i).key == row.key)
+    tree.scrollTo(index)
+    qtbot.mouseClick(tree.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     pos=tree.visualRect(index).center())
+    qtbot.waitUntil(lambda: window.state.row is not None and window.state.row.key == row.key,
+                    timeout=5000)

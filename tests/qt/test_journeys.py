@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from mer_viewer.core.dataset import Dataset, Skipped
 from mer_viewer.core.dataset.edits import SIDECAR_NAME
 from tests.gui_helpers import JobWatch, make_window, open_and_wait, press, wait_settled
+from tests.gui_helpers import select_row as _select
 
 torch = pytest.importorskip("torch")
 
@@ -36,19 +37,6 @@ def _open_with_menu(qtbot, window, root, monkeypatch) -> None:
     _action(window, "open").trigger()
     qtbot.waitUntil(lambda: window.state.dataset is not None
                     and window.state.dataset.root == root, timeout=60_000)
-
-
-def _select(qtbot, window, row) -> None:
-    """Click the row's entry in the dataset browser."""
-    tree = window.browser.tree
-    index = next(i for i in window.browser.visible_rows()
-                 if window.browser.row_at(i) is not None
-                 and window.browser.row_at(i).key == row.key)
-    tree.scrollTo(index)
-    qtbot.mouseClick(tree.viewport(), QtCore.Qt.MouseButton.LeftButton,
-                     pos=tree.visualRect(index).center())
-    qtbot.waitUntil(lambda: window.state.row is not None and window.state.row.key == row.key,
-                    timeout=5000)
 
 
 @pytest.mark.parametrize("task", ["3", "4"])

@@ -11,18 +11,7 @@ from mer_viewer.core.dataset.edits import SIDECAR_NAME
 from mer_viewer.core.spotting import find_target, motion_curve
 from mer_viewer.core.truth import true_apexes
 from tests.gui_helpers import JobWatch, make_window, open_and_wait, press, wait_settled
-
-
-def _select(qtbot, window, row) -> None:
-    tree = window.browser.tree
-    index = next(i for i in window.browser.visible_rows()
-                 if window.browser.row_at(i) is not None
-                 and window.browser.row_at(i).key == row.key)
-    tree.scrollTo(index)
-    qtbot.mouseClick(tree.viewport(), QtCore.Qt.MouseButton.LeftButton,
-                     pos=tree.visualRect(index).center())
-    qtbot.waitUntil(lambda: window.state.row is not None and window.state.row.key == row.key,
-                    timeout=5000)
+from tests.gui_helpers import select_row as _select
 
 
 def test_use_suggested_apex_makes_the_row_a_sample_and_undo_skips_it_again(qtbot, demo_copy,
