@@ -2,77 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from ..core.dataset import Dataset, Sample, Skipped, class_names
+from ..core.dataset import Dataset, Sample, class_names
+from .sample_model import COLUMNS, ROW_ROLE, TASK_NAMES, SampleTreeModel
 
-COLUMNS = ("sample", "emotion", "4-class", "objective", "AU", "onset", "apex", "offset", "status")
-ROW_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1   # the Sample or Skipped of a row
-INFO_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2  # dict used by the filter
-SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 3  # numbers as numbers, text lower-case
-TASK_NAMES = {"7": "7 emotions", "4": "4 classes", "3": "3 classes", "objective": "objective"}
-
-
-def status_of(row: Sample | Skipped) -> str:
-    if isinstance(row, Skipped):
-        return f"skipped: {row.reason}"
-    return "edited" if getattr(row, "edited", False) else "ok"
-
-
-def _cells(row: Sample | Skipped) -> list:
-    if isinstance(row, Skipped):
-        onset = row.onset if row.onset is not None else ""
-        return [row.clip, "", "", "", "", onset, "", "", status_of(row)]
-    return [row.clip, row.emotion or "", row.label("4") or "", row.objective_class or "",
-            "+".join(row.au), row.onset, row.apex, row.offset or "?", status_of(row)]
-
-
-def _sort_key(value) -> float | str:
-    """Sort key of a cell: numbers by value (empty cells first), ``spNO.<k>`` by k, text
-    ignoring case."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
-    if text.lower().startswith("spno.") and text[5:].isdigit():
-        return float(text[5:])
-    if text in ("", "?"):  # no frame, unknown offset
-        return -1.0 if not text else 0.0
-    return text.lower()
-
-
-class SampleFilter(QtCore.QSortFilterProxyModel):
-    """Shows rows matching the class filter, the status filter and the search text."""
-
-    def __init__(self, parent: QtCore.QObject | None = None):
-        super().__init__(parent)
-        self.setRecursiveFilteringEnabled(True)
-        self.setSortRole(SORT_ROLE)
-        self.task, self.klass, self.status, self.text = "4", "", "all", ""
-
-    def set_filter(self, task: str | None = None, klass: str | None = None,
-                   status: str | None = None, text: str | None = None) -> None:
-        begin = getattr(self, "beginFilterChange", None)  # Qt ≥ 6.10; invalidateFilter before
-        if begin is not None:
-            begin()
-        self.task = task if task is not None else self.task
-        self.klass = klass if klass is not None else self.klass
-        self.status = status if status is not None else self.status
-        self.text = (text if text is not None else self.text).strip().lower()
-        if begin is not None:
-            self.endFilterChange()
-        else:
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QtCore.QModelIndex) -> bool:
-        model = self.sourceModel()
-        info = model.index(source_row, 0, source_parent).data(INFO_ROLE)
-        if info is None:  # a subject row: shown when one of its clips is
-            return False
-        if self.klass and info["labels"].get(self.task) != self.klass:
-            return False
-        if self.status != "all" and info["status"] != self.status:
-            return False
-        return not self.text or self.text in info["text"]
+__all__ = ["COLUMNS", "DatasetBrowser"]
 
 
 class DatasetBrowser(QtWidgets.QWidget):
@@ -98,12 +33,9 @@ class DatasetBrowser(QtWidgets.QWidget):
         self.search = QtWidgets.QLineEdit(placeholderText="search subject, clip, AU, reason…")
         self.search.setClearButtonEnabled(True)
         self.summary = QtWidgets.QLabel("no dataset")
-        self.model = QtGui.QStandardItemModel(0, len(COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(list(COLUMNS))
-        self.proxy = SampleFilter(self)
-        self.proxy.setSourceModel(self.model)
+        self.model = SampleTreeModel(self)  # filters and sorts itself (no proxy: see there)
         self.tree = QtWidgets.QTreeView()
-        self.tree.setModel(self.proxy)
+        self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         # sortable by a click on a column title; the sheet's order until then
@@ -142,67 +74,35 @@ class DatasetBrowser(QtWidgets.QWidget):
             self._quiet = False
 
     def _fill(self, dataset: Dataset | None) -> None:
-        self.model.removeRows(0, self.model.rowCount())
         self._dataset = dataset
+        if self.model.set_dataset(dataset):  # a new dataset or new rows: a reset
+            self.tree.expandAll()
+            self._fit_columns()
         if dataset is None:
             self.summary.setText("no dataset")
             return
-        subjects: dict[str, QtGui.QStandardItem] = {}
-        rows: list[tuple[str, Sample | Skipped]] = [(s.subject, s) for s in dataset.samples]
-        rows += [(s.subject, s) for s in dataset.skipped]
-        order = {name: i for i, name in enumerate(dict.fromkeys(sub for sub, _ in rows))}
-        rows.sort(key=lambda r: (order[r[0]], r[1].clip.lower(), r[1].onset or 0))
-        for subject, row in rows:
-            parent = subjects.get(subject)
-            if parent is None:
-                parent = QtGui.QStandardItem(subject or "(no subject)")
-                parent.setData(_sort_key(subject), SORT_ROLE)
-                filler = [QtGui.QStandardItem("") for _ in COLUMNS[1:]]
-                self.model.appendRow([parent] + filler)
-                subjects[subject] = parent
-            parent.appendRow(self._row_items(row))
-        self.tree.expandAll()
-        for col in range(len(COLUMNS) - 1):
-            self.tree.resizeColumnToContents(col)
         self._update_summary()
 
-    def _row_items(self, row: Sample | Skipped) -> list[QtGui.QStandardItem]:
-        items = []
-        for value in _cells(row):
-            item = QtGui.QStandardItem()
-            item.setData(value, QtCore.Qt.ItemDataRole.DisplayRole)
-            item.setData(_sort_key(value), SORT_ROLE)
-            items.append(item)
-        status = status_of(row)
-        items[0].setData(row, ROW_ROLE)
-        labels = {t: row.label(t) for t in TASK_NAMES} if isinstance(row, Sample) else {}
-        text = " ".join(str(v) for v in _cells(row)) + f" {row.subject} {row.subject}/{row.clip}"
-        items[0].setData({"labels": labels, "status": status.split(":")[0],
-                          "text": text.lower()}, INFO_ROLE)
-        items[-1].setToolTip(status)
-        if isinstance(row, Skipped):
-            for item in items:
-                item.setForeground(QtGui.QBrush(QtGui.QColor(150, 150, 150)))
-                font = item.font()
-                font.setItalic(True)
-                item.setFont(font)
-        elif status == "edited":
-            items[-1].setForeground(QtGui.QBrush(QtGui.QColor(230, 150, 30)))
-        warnings = getattr(row, "warnings", ())
-        if warnings:  # kept, but a frame it uses is on the dataset's bad-quality list
-            items[-1].setText(f"{status} ⚠ {'; '.join(warnings)}")
-            items[-1].setToolTip("\n".join((status, *warnings)))
-            items[0].setText(f"{row.clip} ⚠")
-            for item in (items[0], items[-1]):
-                item.setForeground(QtGui.QBrush(QtGui.QColor(220, 130, 0)))
-        return items
+    def _fit_columns(self) -> None:
+        """Each column as wide as its longest text (the last one stretches). Measured from the
+        texts, not by ``resizeColumnToContents``, which asks the model for every cell's
+        font, colour and size (~150 ms for a real sheet)."""
+        metrics = self.tree.fontMetrics()
+        header = self.tree.header()
+        pad = 2 * self.tree.style().pixelMetric(
+            QtWidgets.QStyle.PixelMetric.PM_FocusFrameHMargin) + 12
+        for col, text in enumerate(self.model.widest_texts()[:-1]):
+            title = header.fontMetrics().horizontalAdvance(COLUMNS[col]) + 24  # sort arrow
+            width = max(metrics.horizontalAdvance(text) + pad, title)
+            if col == 0:
+                width += 2 * self.tree.indentation()
+            self.tree.setColumnWidth(col, width)
 
     def _update_summary(self) -> None:
         d = self._dataset
         if d is None:
             return
-        shown = sum(self.proxy.rowCount(self.proxy.index(i, 0))
-                    for i in range(self.proxy.rowCount()))
+        shown = self.model.shown_count()
         self.summary.setText(f"{len(d.samples)} samples, {len(d.skipped)} skipped, "
                              f"{shown} shown")
 
@@ -222,18 +122,16 @@ class DatasetBrowser(QtWidgets.QWidget):
         self.class_box.setCurrentIndex(max(0, self.class_box.findData(klass)))
 
     def _refilter(self, **kwargs) -> None:
-        self.proxy.set_filter(**kwargs)
+        self.model.set_filter(**kwargs)
         self.tree.expandAll()
         self._update_summary()
 
     # --- selection and navigation ------------------------------------------------------------------
     def visible_rows(self) -> list[QtCore.QModelIndex]:
         """Proxy indexes of the clip rows shown, top to bottom."""
-        out = []
-        for i in range(self.proxy.rowCount()):
-            parent = self.proxy.index(i, 0)
-            out += [self.proxy.index(j, 0, parent) for j in range(self.proxy.rowCount(parent))]
-        return out
+        m = self.model
+        return [m.index(j, 0, parent) for parent in (m.index(i, 0) for i in range(m.rowCount()))
+                for j in range(m.rowCount(parent))]
 
     def row_at(self, index: QtCore.QModelIndex):
         return index.siblingAtColumn(0).data(ROW_ROLE) if index.isValid() else None
