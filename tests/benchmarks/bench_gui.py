@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -360,19 +361,14 @@ def _idle(seconds: float) -> None:
     loop.exec()
 
 
-def gui_blocks(root: Path, train_epochs: int,
-               stacks: bool = False) -> list[tuple[str, float, str]]:
-    """Longest GUI-thread block (ms) of each user journey, in one fresh window:
-    start-up, the first uncached clip, classify (first and again), building the
-    training items and a tiny training run; plus the classify latency from the key
-    press to the probabilities painted. Rows: (case, ms, note)."""
-    from PySide6 import QtCore, QtGui, QtTest
+def _start_up(root: Path, stacks: bool):
+    """The start-up journey in a fresh window: (window, samples, heartbeat, (ms, at))."""
+    from PySide6 import QtCore
 
     from mer_viewer.core.dataset import Dataset
     from mer_viewer.qt.main_window import MainWindow
     from mer_viewer.qt.screenshot import settled
 
-    rows = []
     beat = Heartbeat(stacks=stacks)
     settings = QtCore.QSettings(os.path.join(os.environ["XDG_CONFIG_HOME"], "blocks.ini"),
                                 QtCore.QSettings.Format.IniFormat)
@@ -385,12 +381,48 @@ def gui_blocks(root: Path, train_epochs: int,
     window.open_dataset(root, f"{samples[0].subject}/{samples[0].clip}_{samples[0].onset}")
     _wait_until(lambda: window.state.sample is not None and settled(window), 300, "start-up")
     _idle(3.0)  # background work started with the window (models warming up) ends here
-    ms, at = beat.stop()
-    rows.append(("start-up: window shown, cached clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
+    return window, samples, beat, beat.stop()
+
+
+SHADER_CACHES = ("mesa_shader_cache", "mesa_shader_cache_db",
+                 "qtshadercache-x86_64-little_endian-lp64")
+
+
+def first_start_block(root: Path, stacks: bool) -> tuple[float, float]:
+    """The start-up journey in a new process whose GL shader caches (Mesa's and Qt's, under
+    ``XDG_CACHE_HOME``) are empty, as on a machine's first start; it fills them."""
+    cache = Path(os.environ["XDG_CACHE_HOME"])
+    for name in SHADER_CACHES:
+        shutil.rmtree(cache / name, ignore_errors=True)
+    command = [sys.executable, __file__, str(root), "--first-start-only"]
+    result = subprocess.run(command + (["--stacks"] if stacks else []), capture_output=True,
+                            text=True, timeout=600)
+    sys.stderr.write(result.stderr[-4000:] if stacks else "")
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BLOCK ")), None)
+    if line is None:
+        raise RuntimeError(f"first start: no report; stderr:\n{result.stderr[-2000:]}")
+    ms, at = json.loads(line[6:])
+    return ms, at
+
+
+def gui_blocks(root: Path, train_epochs: int,
+               stacks: bool = False) -> list[tuple[str, float, str]]:
+    """Longest GUI-thread block (ms) of each user journey, in one fresh window:
+    start-up, the first uncached clip, classify (first and again), building the
+    training items and a tiny training run; plus the classify latency from the key
+    press to the probabilities painted. Rows: (case, ms, note)."""
+    from PySide6 import QtCore, QtGui, QtTest
+
+    from mer_viewer.qt.screenshot import settled
+
+    rows = []
+    window, samples, beat, (ms, at) = _start_up(root, stacks)
+    rows.append(("start-up, a later start (GL shader caches filled): window shown, cached "
+                 "clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
 
     # the first clip whose cloud is not cached: face models, alignment, flow
     cached = os.environ["XDG_CACHE_HOME"]
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mer-bench-fresh-cache-")
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fresh-cache-", dir=Path(cached).parent)
     _forget_clips(window)
     beat.start()
     window.state.set_row(samples[1])
@@ -446,7 +478,8 @@ def gui_blocks(root: Path, train_epochs: int,
     train.epochs.setValue(train_epochs)
     train.points.setCurrentText("1024")
     train.device.setCurrentText("cpu")
-    train.out.setText(tempfile.mkdtemp(prefix="mer-bench-run-"))
+    train.out.setText(tempfile.mkdtemp(prefix="run-",
+                                       dir=Path(os.environ["XDG_CACHE_HOME"]).parent))
     items: list[float] = []
     window.jobs.partial.connect(lambda name, r: name == train.JOB and isinstance(r, tuple)
                                 and r[0] == "items" and items.append(time.perf_counter()))
@@ -483,12 +516,39 @@ def main(argv=None) -> int:
                         help="epochs of the tiny training run of --blocks (default 1)")
     parser.add_argument("--stacks", action="store_true",
                         help="print the GUI thread's sampled stacks during each longest block")
+    parser.add_argument("--first-start-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.first_start_only:  # the child of first_start_block: the environment is set
+        return _first_start_child(args.root, args.stacks)
     if not os.environ.get("DISPLAY"):
         print("bench_gui: needs an X display; run it under xvfb-run (see the docstring)",
               file=sys.stderr)
         return 2
     private = Path(tempfile.mkdtemp(prefix="mer-bench-gui-"))
+    try:
+        return _bench(args, private)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _first_start_child(root: Path, stacks: bool) -> int:
+    from PySide6 import QtWidgets
+
+    from mer_viewer.qt.cloud_view import prepare_gl
+    from mer_viewer.qt.pyside_guard import protect
+
+    prepare_gl()
+    app = QtWidgets.QApplication(sys.argv[:1])
+    guard = protect(app)  # noqa: F841 - as the app does
+    window, _samples, _beat, (ms, at) = _start_up(root, stacks)
+    print("BLOCK " + json.dumps([ms, at]), flush=True)
+    window.session.undo.setClean()
+    window.shutdown()
+    window.close()
+    return 0
+
+
+def _bench(args, private: Path) -> int:
     env = _private_env(private)
     os.environ.update({k: env[k] for k in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME",
                                            "XDG_DATA_HOME")})
@@ -510,12 +570,17 @@ def main(argv=None) -> int:
     from mer_viewer.qt.cloud_view import prepare_gl
     from mer_viewer.qt.pyside_guard import protect
 
+    first_start = first_start_block(root, args.stacks) if args.blocks else None
     prepare_gl()
     app = QtWidgets.QApplication(sys.argv[:1])
     guard = protect(app)  # noqa: F841 - as the app does
     renderer = gl_renderer()
     # first: nothing (face models, torch) loaded in this process yet
     blocks = gui_blocks(root, args.train_epochs, args.stacks) if args.blocks else []
+    if first_start is not None:
+        ms, at = first_start
+        blocks.insert(0, ("start-up, the machine's first (GL shader caches empty): window "
+                          "shown, cached clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
     first, ahead, again = clip_switch(root, args.rounds) if args.rounds > 0 else ({}, {}, {})
     sizes = ((320, 520), (960, 720)) if args.frames > 0 else ()
     fps = [((w, h), frame_rate(args.points, (w, h), args.frames, 5)) for w, h in sizes]
