@@ -103,8 +103,12 @@ class DatasetBrowser(QtWidgets.QWidget):
         if d is None:
             return
         shown = self.model.shown_count()
-        self.summary.setText(f"{len(d.samples)} samples, {len(d.skipped)} skipped, "
-                             f"{shown} shown")
+        text = f"{len(d.samples)} samples, {len(d.skipped)} skipped, {shown} shown"
+        if d.warnings:  # entries under the root that could not be examined
+            text += f" · ⚠ {len(d.warnings)} not examined"
+        self.summary.setText(text)
+        self.summary.setToolTip("\n".join(("Could not be examined (may hide samples):",
+                                            *d.warnings)) if d.warnings else "")
 
     # --- filters --------------------------------------------------------------------------------
     def _on_task(self, *_args) -> None:

@@ -242,6 +242,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_opened(self, dataset) -> None:
         add_recent(self.settings, dataset.root)
         self.settings.setValue("datasets/last", str(dataset.root))
+        if dataset.warnings:  # a link loop, a folder without permission: samples may hide
+            n = len(dataset.warnings)
+            self.messages.show_message(
+                f"{dataset.root}: {n} entr{'y' if n == 1 else 'ies'} could not be examined and "
+                f"may hide samples: {'; '.join(dataset.warnings)}", "info", seconds=30)
         if self.state.row is None and dataset.samples and not self.session.selecting:
             self.state.set_row(self.browser.first_sample() or dataset.samples[0])
 

@@ -173,3 +173,16 @@ def test_fits_1366x768_and_long_texts_never_move_the_docks(qtbot, demo_corpus, t
     qtbot.wait(50)
     assert fits()
     assert all(layout()[name] == before[name] for name in ("browser", "cloud", "annotation"))
+
+
+def test_entries_that_cannot_be_examined_are_reported(qtbot, demo_copy, tmp_path):
+    # a link loop in a subject folder: the dataset opens, the user is told what was not read
+    subject = sorted(p for p in demo_copy.iterdir() if p.name.startswith("spNO."))[0]
+    (subject / "loop").symlink_to("loop")
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
+    loop = f"{subject / 'loop'}: symbolic link loop"
+    assert any(kind == "info" and loop in text and "may hide samples" in text
+               for kind, text in window.messages.history)
+    assert "⚠ 1 not examined" in window.browser.summary.text()
+    assert loop in window.browser.summary.toolTip()
