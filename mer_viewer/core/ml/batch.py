@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,54 @@ def batch_csv(result: BatchResult) -> str:
     return buf.getvalue()
 
 
+def about_path(csv_path: Path | str) -> Path:
+    """Where a batch CSV's description is kept: ``<name>.csv.json`` beside it."""
+    csv_path = Path(csv_path)
+    return csv_path.with_name(csv_path.name + ".json")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_batch_csv(path: Path | str, result: BatchResult) -> Path:
-    """Write :func:`batch_csv` atomically to ``path``."""
-    return write_bytes_atomic(path, batch_csv(result).encode())
+    """Write :func:`batch_csv` atomically to ``path``, and beside it (:func:`about_path`)
+    what made it: the checkpoint (absolute path and SHA-256), its task and classes, and the
+    clips that failed with why, so that opening the CSV later reproduces its rows."""
+    from ... import __version__
+
+    path = Path(path)
+    checkpoint = Path(result.checkpoint).resolve()
+    about = {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint),
+             "task": result.task, "classes": list(result.classes),
+             "failed": [{"sample": s, "error": e} for s, e in result.failed],
+             "mer_viewer": __version__}
+    written = write_bytes_atomic(path, batch_csv(result).encode())
+    write_bytes_atomic(about_path(path), (json.dumps(about, indent=1) + "\n").encode())
+    return written
+
+
+def recorded_checkpoint(csv_path: Path | str) -> tuple[Path | None, dict, str]:
+    """What a batch CSV's description says (:func:`write_batch_csv`; {} when there is none)
+    and the checkpoint that made the CSV if that file is still there unchanged:
+    (path or None, description, why not)."""
+    about = about_path(csv_path)
+    if not about.is_file():
+        return None, {}, f"{about.name} is missing: the checkpoint that made it is unknown"
+    try:
+        data = json.loads(about.read_text())
+        path, digest = Path(data["checkpoint"]), str(data["checkpoint_sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, {}, f"{about}: unreadable ({exc})"
+    if not path.is_file():
+        return None, data, f"{path}: the checkpoint that made it is gone"
+    try:
+        if file_sha256(path) != digest:
+            return None, data, f"{path}: changed since it made the CSV"
+    except OSError as exc:
+        return None, data, f"{path}: unreadable ({exc})"
+    return path, data, ""

@@ -134,7 +134,11 @@ def load_run(folder: Path | str) -> RunResults:
 
 
 def load_batch(path: Path | str, checkpoint: Path | str | None = None) -> RunResults:
-    """A `mer classify --all` CSV; metrics over its labelled rows."""
+    """A `mer classify --all` CSV; metrics over its labelled rows. ``checkpoint``: the one
+    that made it (default: the one its ``.csv.json`` names, if unchanged; else None, with
+    why in ``config["checkpoint_note"]``). ``config``: the ``.csv.json``."""
+    from .batch import recorded_checkpoint
+
     path = Path(path)
     raw = _read_csv(path)
     missing = [c for c in BATCH_COLUMNS if c not in raw.columns]
@@ -150,7 +154,12 @@ def load_batch(path: Path | str, checkpoint: Path | str | None = None) -> RunRes
     labelled = table[table["true"].notna()]
     metrics = evaluate(list(labelled["true"]), list(labelled["pred"]), classes).to_dict()
     metrics["n_samples"] = int(len(labelled))
-    return RunResults(path, "batch", classes, table, metrics,
+    recorded, config, why = recorded_checkpoint(path)  # config: what made the CSV
+    if checkpoint is None:
+        checkpoint = recorded
+        if recorded is None:
+            config = {**config, "checkpoint_note": why + "; clicks use the panel's model"}
+    return RunResults(path, "batch", classes, table, metrics, config,
                       checkpoint=Path(checkpoint) if checkpoint else None)
 
 

@@ -29,6 +29,11 @@ def test_classify_all_equals_classifying_each_clip(demo_corpus, tmp_path, capsys
     with out.open(newline="") as f:
         rows = list(csv.DictReader(f))
     classes = summary["classes"]
+    from mer_viewer.core.ml.classify import bundled_checkpoint
+
+    about = json.loads((tmp_path / "all.csv.json").read_text())  # what made the CSV
+    assert about["checkpoint"] == str(bundled_checkpoint("3").resolve())
+    assert about["classes"] == classes and about["failed"] == []
     assert list(rows[0]) == ["subject", "clip", "onset", "label", "predicted", *classes]
     assert [(r["subject"], r["clip"], int(r["onset"])) for r in rows] == \
         [(s.subject, s.clip, s.onset) for s in samples]  # every sample, none left out

@@ -141,7 +141,10 @@ def test_a_batch_csv_reads_back_with_metrics_of_its_labelled_rows(tmp_path):
     rows = tuple(BatchRow(f"spNO.1_{c}_{i}", "spNO.1", c, i, lab, classes[int(np.argmax(p))],
                           dict(zip(classes, p)))
                  for i, (c, lab, p) in enumerate(zip("abcd", labels, probs)))
-    path = write_batch_csv(tmp_path / "b.csv", BatchResult(Path("m.pt"), classes, "3", rows))
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"weights")
+    path = write_batch_csv(tmp_path / "b.csv", BatchResult(checkpoint, classes, "3", rows,
+                                                          (("spNO.2_e_1", "frame 5 broken"),)))
     run = open_results(path)
     assert run.kind == "batch" and run.classes == classes
     assert list(run.predictions["sample"]) == [r.sample_id for r in rows]
@@ -152,6 +155,19 @@ def test_a_batch_csv_reads_back_with_metrics_of_its_labelled_rows(tmp_path):
                                                             average="macro", zero_division=0))
     assert run.metrics["n_samples"] == 3
     assert len(filter_predictions(run.predictions, wrong_only=True)) == 1
+
+    # what made it is kept beside it: a click reproduces a row with that checkpoint
+    assert run.checkpoint == checkpoint.resolve()
+    assert run.checkpoint_for(rows[0].sample_id) == checkpoint.resolve()
+    assert run.config["classes"] == list(classes) and run.config["task"] == "3"
+    assert run.config["failed"] == [{"sample": "spNO.2_e_1", "error": "frame 5 broken"}]
+    checkpoint.write_bytes(b"other weights")  # retrained in place: not the model of the CSV
+    run = open_results(path)
+    assert run.checkpoint is None and run.checkpoint_for(rows[0].sample_id) is None
+    assert "changed since it made the CSV" in run.config["checkpoint_note"]
+    (tmp_path / "b.csv.json").unlink()
+    run = open_results(path)
+    assert run.checkpoint is None and "b.csv.json is missing" in run.config["checkpoint_note"]
 
 
 def test_what_is_not_a_run_is_a_one_line_error_naming_the_file(tmp_path, runs):
