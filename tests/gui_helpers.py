@@ -30,7 +30,7 @@ def make_window(qtbot, settings_dir: Path, flow: str = "dis"):
 
 def wait_settled(qtbot, window, timeout_s: float = 60.0) -> None:
     """Process events until every job ended and the views show the current clip."""
-    from mer_viewer.qt.screenshot import settled
+    from mer_viewer.qt.infra.screenshot import settled
 
     deadline = time.monotonic() + timeout_s
     streak = 0

@@ -7,8 +7,8 @@ import numpy as np
 from PySide6 import QtGui
 
 from mer_viewer.core.geometry import display_points
-from mer_viewer.qt.cloud_view import CloudView
-from mer_viewer.qt.view_overlays import AXES, nice_length, scale_bar
+from mer_viewer.qt.views.cloud_view import CloudView
+from mer_viewer.qt.views.view_overlays import AXES, nice_length, scale_bar
 from tests.gl.synthetic import grid_cloud
 from tests.gl.test_cloud_export import _panel
 
@@ -76,7 +76,7 @@ def test_gizmo_and_bar_are_drawn_and_can_be_turned_off(qtbot):
 
 
 def test_the_export_has_a_scale_bar_at_its_own_scale(qtbot, tmp_path):
-    from mer_viewer.qt import cloud_export
+    from mer_viewer.qt.views import cloud_export
 
     panel = _panel(qtbot)
     views, titles = panel._export_parts()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 
 from mer_viewer.core.dataset import Dataset, Skipped
-from mer_viewer.qt.motion_views import HEAT_LEVELS
+from mer_viewer.qt.views.motion_views import HEAT_LEVELS
 from tests.gui_helpers import clip_spec, damage_frames, make_window, open_and_wait, wait_settled
 
 

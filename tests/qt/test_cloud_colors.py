@@ -7,7 +7,7 @@ import pytest
 
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.pipeline import CloudParams, motion_cloud
-from mer_viewer.qt.cloud_colors import point_colors
+from mer_viewer.qt.views.cloud_colors import point_colors
 
 
 @pytest.fixture(scope="module")

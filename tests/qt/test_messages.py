@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 
 from mer_viewer.core.dataset.edits import SIDECAR_NAME
-from mer_viewer.qt import status_widgets
+from mer_viewer.qt.panels import status_widgets
 from tests.gui_helpers import clip_spec, make_window, open_and_wait
 
 
