@@ -1,4 +1,5 @@
-"""pyqtgraph scenes that do not repaint when their window is activated or deactivated.
+"""pyqtgraph scenes that do not repaint when their window is activated or deactivated, and
+that take their deferred updates at once.
 
 A QGraphicsScene sends WindowActivate/WindowDeactivate to its top-level items and every
 QGraphicsWidget (pyqtgraph's plots, view boxes, axes) answers with ``update()``: each plot
@@ -32,3 +33,15 @@ def ignore_window_activation(view: QtWidgets.QGraphicsView) -> None:
     if _filter is None:
         _filter = _IgnoreActivation(QtCore.QCoreApplication.instance())
     view.scene().installEventFilter(_filter)
+
+
+def _ignore_changes(*_args) -> None:
+    pass
+
+
+def repaint_changes_at_once(view: QtWidgets.QGraphicsView) -> None:
+    """Give ``view``'s scene a receiver of ``changed``: the scene then reports its dirty region
+    once per event loop pass and the view repaints from it. Without one, the view's own
+    deferred updates, postponed while a clip switch holds paints (paint_hold.py), came back
+    as a second repaint of each panel 30-60 ms after the first."""
+    view.scene().changed.connect(_ignore_changes)

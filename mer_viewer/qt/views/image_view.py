@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.face import Box
-from ..infra.scene_activation import ignore_window_activation
+from ..infra.scene_activation import ignore_window_activation, repaint_changes_at_once
 from .elided import ElidedLabel
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -73,11 +73,7 @@ class ImagePanel(QtWidgets.QWidget):
         lay.addLayout(self.header)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.readout)
-        # A receiver of ``changed`` makes the scene report its dirty region once per event
-        # loop pass and the view repaint from it. Without one, the view's own deferred
-        # updates, postponed while a clip switch holds paints (paint_hold.py), came back
-        # as a second repaint of each panel 30-60 ms after the first.
-        self.layout_widget.scene().changed.connect(_ignore)
+        repaint_changes_at_once(self.layout_widget)
         self.layout_widget.scene().sigMouseMoved.connect(self._on_move)
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
 
@@ -205,10 +201,6 @@ def fix_bar_width(bar: pg.ColorBarItem, widest: str) -> None:
     moved every linked panel and painted them all a second time."""
     width = QtGui.QFontMetrics(QtGui.QFont()).horizontalAdvance(widest)
     bar.axis.setStyle(autoExpandTextSpace=False, tickTextWidth=width)
-
-
-def _ignore(*_args) -> None:
-    pass
 
 
 class ViewLink(QtCore.QObject):

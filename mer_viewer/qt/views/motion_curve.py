@@ -13,11 +13,10 @@ from ...core.dataset import Sample, Skipped
 from ...core.dataset.edits import SampleEdit
 from ...core.jobs import curve_key, spot_job
 from ..infra.memo import Memo
-from ..infra.scene_activation import ignore_window_activation
+from ..infra.scene_activation import ignore_window_activation, repaint_changes_at_once
 from ..infra.session import DatasetSession
 from ..infra.state import ViewerState
 from ..infra.workers import JobRunner
-from .image_view import _ignore
 
 DEPTH_PEN = pg.mkPen((70, 160, 255), width=2)
 FLOW_PEN = pg.mkPen((255, 170, 40), width=2)
@@ -48,8 +47,7 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self._curves = Memo(32)  # row key -> MotionCurve of this dataset
         self.plot = pg.PlotWidget(background=None)
         ignore_window_activation(self.plot)
-        # as in image_view: deferred scene updates repaint at once, not after a paint hold
-        self.plot.scene().changed.connect(_ignore)
+        repaint_changes_at_once(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
