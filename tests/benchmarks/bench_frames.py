@@ -58,11 +58,11 @@ def main(argv=None) -> None:
             pass
     pairs = [(s.frames, n) for s in Dataset.open(root).samples for n in s.frames.numbers]
     pairs = pairs[: args.frames]
-    colour = [frames.color_path(n) for frames, n in pairs]
+    color = [frames.color_path(n) for frames, n in pairs]
     depth = [frames.depth_path(n) for frames, n in pairs]
     height, width = pairs[0][0].color_shape(pairs[0][1])
     print(f"{len(pairs)} frames of {width}x{height} from {root}, median of {args.repeats} rounds")
-    for kind, paths, ours, reference in (("colour JPEG", colour, read_color, _reference_color),
+    for kind, paths, ours, reference in (("colour JPEG", color, read_color, _reference_color),
                                          ("depth PNG", depth, read_depth, _reference_depth)):
         base, checked = per_frame_ms((reference, ours), paths, args.repeats)
         print(f"{kind:<12} cv2.imread {base:6.2f} ms   checked {checked:6.2f} ms   "

@@ -73,7 +73,7 @@ def test_export_at_the_size_asked_aligned_with_titles_and_legend(qtbot, tmp_path
     assert layout.legend.bottom() < 900 and layout.legend.top() > left.bottom()
 
 
-def test_a_colour_map_legend_is_exported_with_its_colours(qtbot, tmp_path):
+def test_a_color_map_legend_is_exported_with_its_colors(qtbot, tmp_path):
     panel = _panel(qtbot, mode="r")
     size = QtCore.QSize(1200, 700)
     image = np.asarray(Image.open(panel.save_screenshot(tmp_path / "r.jpg", size))

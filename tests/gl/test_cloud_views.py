@@ -36,7 +36,7 @@ def _show(qtbot, widget, size=(400, 400)):
     qtbot.waitExposed(widget)
 
 
-def test_known_colours_render(qtbot):
+def test_known_colors_render(qtbot):
     cloud = grid_cloud()
     view = CloudView()
     _show(qtbot, view)

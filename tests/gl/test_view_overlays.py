@@ -65,14 +65,14 @@ def test_gizmo_and_bar_are_drawn_and_can_be_turned_off(qtbot):
     on = _grab(qtbot, view)
     h, w, _ = on.shape
     corner_bl, corner_br = on[h - 80:, :80], on[h - 40:, w - 120:]
-    for _axis, _name, colour in AXES:
-        assert _near(corner_bl, colour.getRgb()[:3]).sum() > 10
+    for _axis, _name, color in AXES:
+        assert _near(corner_bl, color.getRgb()[:3]).sum() > 10
     assert _near(corner_br, (235, 235, 235)).sum() > 40  # the bar and its label
     view.show_overlays = False
     off = _grab(qtbot, view)
     assert _near(off[h - 40:, w - 120:], (235, 235, 235)).sum() == 0
-    for _axis, _name, colour in AXES:
-        assert _near(off[h - 80:, :80], colour.getRgb()[:3]).sum() == 0
+    for _axis, _name, color in AXES:
+        assert _near(off[h - 80:, :80], color.getRgb()[:3]).sum() == 0
 
 
 def test_the_export_has_a_scale_bar_at_its_own_scale(qtbot, tmp_path):

@@ -66,7 +66,7 @@ class OnsetApexView(QtWidgets.QWidget):
         lay.addWidget(self.graphics, 1)
         self.mode_box.currentTextChanged.connect(lambda _m: self.refresh())
         state.pairChanged.connect(self.set_pair)
-        self._colour_map = pg.colormap.get("CET-D1")
+        self._color_map = pg.colormap.get("CET-D1")
 
     @property
     def mode(self) -> str:
@@ -113,7 +113,7 @@ class OnsetApexView(QtWidgets.QWidget):
         elif mode == "difference depth":
             self.image.setImage(depth_difference(pair), autoLevels=False,
                                 levels=(-DIFFERENCE_MM, DIFFERENCE_MM),
-                                lut=self._colour_map.getLookupTable(nPts=256))
+                                lut=self._color_map.getLookupTable(nPts=256))
             self.caption.setText(f"apex − onset depth, ±{DIFFERENCE_MM:g} mm "
                                  "(blue nearer, red farther)")
         else:

@@ -20,7 +20,7 @@ from ..infra.workers import JobRunner
 
 DEPTH_PEN = pg.mkPen((70, 160, 255), width=2)
 FLOW_PEN = pg.mkPen((255, 170, 40), width=2)
-MARK_COLOURS = {"onset": (170, 170, 170), "apex": (235, 70, 70), "offset": (170, 170, 170)}
+MARK_COLORS = {"onset": (170, 170, 170), "apex": (235, 70, 70), "offset": (170, 170, 170)}
 SUGGESTED_PEN = pg.mkPen((80, 220, 120), width=2, style=QtCore.Qt.PenStyle.DashLine)
 
 
@@ -69,8 +69,8 @@ class MotionCurvePanel(QtWidgets.QWidget):
         self.flow_line = pg.PlotDataItem([], [], pen=FLOW_PEN, symbol="t", symbolSize=5,
                                          symbolBrush=FLOW_PEN.color())
         self.flow_box.addItem(self.flow_line)
-        self.marks = {name: pg.InfiniteLine(angle=90, pen=pg.mkPen(colour, width=1.5))
-                      for name, colour in MARK_COLOURS.items()}
+        self.marks = {name: pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=1.5))
+                      for name, color in MARK_COLORS.items()}
         self.suggested = pg.InfiniteLine(angle=90, pen=SUGGESTED_PEN)
         self.current = pg.InfiniteLine(angle=90, pen=pg.mkPen((230, 230, 230, 120), width=1))
         for line in (*self.marks.values(), self.suggested, self.current):

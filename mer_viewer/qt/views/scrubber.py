@@ -61,8 +61,8 @@ class FrameTrack(QtWidgets.QWidget):
         p.setFont(font)
         for name, frame in self.markers.items():
             x = self.x_of(frame)
-            colour = MARKERS[name]
-            p.setPen(QtGui.QPen(colour, 2))
+            color = MARKERS[name]
+            p.setPen(QtGui.QPen(color, 2))
             p.drawLine(QtCore.QPointF(x, mid - 8), QtCore.QPointF(x, mid + 8))
             p.drawText(QtCore.QRectF(x - 20, mid + 8, 40, 14),
                        QtCore.Qt.AlignmentFlag.AlignHCenter, name[0].upper())
