@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
+from demo_corpus import corpus_root
 
 from mer_viewer.core.dataset import Dataset, read_color, read_depth
 
@@ -49,13 +49,8 @@ def main(argv=None) -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    root = args.root or (Path("/work/demo") if Path("/work/demo").is_dir() else None)
-    if root is None:
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp()) / "demo"
-        for _ in build_demo(root, subjects=1, clips_per_subject=1, macro_per_subject=0):
-            pass
+    root = corpus_root(args.root or (Path("/work/demo") if Path("/work/demo").is_dir() else None),
+                       subjects=1, clips_per_subject=1, macro_per_subject=0)
     pairs = [(s.frames, n) for s in Dataset.open(root).samples for n in s.frames.numbers]
     pairs = pairs[: args.frames]
     color = [frames.color_path(n) for frames, n in pairs]

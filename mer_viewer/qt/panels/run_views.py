@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ..infra.scene_activation import ignore_window_activation
+from .result_tables import fill_confusion
 
 LOSS_PEN = pg.mkPen((230, 120, 60), width=1)
 TRAIN_PEN = pg.mkPen((90, 160, 240), width=2)
@@ -189,21 +190,7 @@ class ResultsView(QtWidgets.QWidget):
         self.summary.setText(f"<b>UF1 {m['uf1']:.2%}</b> · <b>UAR {m['uar']:.2%}</b> · "
                              f"accuracy {m.get('accuracy', float('nan')):.2%} "
                              f"({m.get('n_samples', '?')} test predictions pooled){where}")
-        conf = np.asarray(m["confusion"], dtype=int)
-        self.confusion.setRowCount(len(classes))
-        self.confusion.setColumnCount(len(classes))
-        self.confusion.setHorizontalHeaderLabels(classes)
-        self.confusion.setVerticalHeaderLabels(classes)
-        row_sums = np.maximum(conf.sum(axis=1, keepdims=True), 1)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                item = QtWidgets.QTableWidgetItem(str(conf[i, j]))
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-                share = conf[i, j] / row_sums[i, 0]
-                item.setBackground(QtGui.QColor.fromRgbF(0.15, 0.35 + 0.5 * share,
-                                                         0.25 + 0.6 * share, 0.35 + 0.6 * share))
-                self.confusion.setItem(i, j, item)
-        self.confusion.resizeColumnsToContents()
+        fill_confusion(self.confusion, classes, m["confusion"])
         columns = ("precision", "recall", "f1", "support")
         self.per_class.setRowCount(len(classes))
         self.per_class.setColumnCount(len(columns))
