@@ -30,14 +30,14 @@ def face_points() -> list[tuple[float, float, tuple[int, int, int]]]:
         while x <= cx + rx:
             u, v = (x - cx) / rx, (y - cy) / ry
             if u * u + v * v <= 0.97:
-                dots.append((x, y, _colour(u, v)))
+                dots.append((x, y, _color(u, v)))
             x += step
         y += step * math.sqrt(3) / 2
         row += 1
     return dots
 
 
-def _colour(u: float, v: float) -> tuple[int, int, int]:
+def _color(u: float, v: float) -> tuple[int, int, int]:
     """Motion colour of a point of the unit face: three action-unit regions, black elsewhere."""
     regions = (  # centre (u, v), radius, amplitude r̂, direction θ̂, elevation φ̂
         ((0.42, 0.48), 0.34, 1.00, 0.15, 0.55),   # right lip corner (AU12: up and out)

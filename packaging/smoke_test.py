@@ -61,11 +61,11 @@ def main(argv: list[str]) -> int:
     shot = work / "demo.png"
     _, took = run([app / "mer-viewer", "--demo", "--screenshot", shot], env)
     image = np.asarray(Image.open(shot).convert("RGB"))
-    colours = len(np.unique(image.reshape(-1, 3), axis=0))
+    colors = len(np.unique(image.reshape(-1, 3), axis=0))
     assert image.shape[:2] == (1000, 1600), image.shape
-    assert colours > 2000, f"{shot}: only {colours} colours, the window looks empty"
+    assert colors > 2000, f"{shot}: only {colors} colours, the window looks empty"
     print(f"mer-viewer --demo --screenshot (demo corpus built on first use): {took:.1f} s, "
-          f"{image.shape[1]}x{image.shape[0]}, {colours} colours: {shot}")
+          f"{image.shape[1]}x{image.shape[0]}, {colors} colours: {shot}")
 
     demo = work / "data" / "mer_viewer" / "demo"
     info = json.loads(run([app / "mer", "info", demo, "--json"], env)[0].stdout)

@@ -31,12 +31,12 @@ def pytest_configure(config):
         if sys.platform.startswith("linux") and not has_display:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
     try:  # before pytest-qt creates the QApplication
-        from mer_viewer.qt.cloud_view import prepare_gl
+        from mer_viewer.qt.views.cloud_view import prepare_gl
     except ImportError:  # no Qt here: the GUI tests will skip
         pass
     else:
         prepare_gl()
-        from mer_viewer.qt.pyside_guard import protect
+        from mer_viewer.qt.infra.pyside_guard import protect
 
         protect()  # PySide6 6.12.0 on Python 3.11 loses a reference to True per emit
     # Settings, cache and data of the app go to a private folder, never the user's own.

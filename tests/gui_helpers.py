@@ -30,7 +30,7 @@ def make_window(qtbot, settings_dir: Path, flow: str = "dis"):
 
 def wait_settled(qtbot, window, timeout_s: float = 60.0) -> None:
     """Process events until every job ended and the views show the current clip."""
-    from mer_viewer.qt.screenshot import settled
+    from mer_viewer.qt.infra.screenshot import settled
 
     deadline = time.monotonic() + timeout_s
     streak = 0
@@ -68,10 +68,10 @@ def clip_spec(root: Path, index: int = 0) -> str:
     return f"{sample.subject}/{sample.clip}_{sample.onset}"
 
 
-def damage_frames(sample, colour: tuple[int, ...] = (), depth: tuple[int, ...] = ()) -> None:
+def damage_frames(sample, color: tuple[int, ...] = (), depth: tuple[int, ...] = ()) -> None:
     """Make frames of ``sample`` (in a private copy of a corpus) unreadable: each colour
     JPEG replaced by garbage, each depth PNG cut to half its length."""
-    for number in colour:
+    for number in color:
         sample.frames.color_path(number).write_bytes(b"not a JPEG at all " * 64)
     for number in depth:
         path = sample.frames.depth_path(number)

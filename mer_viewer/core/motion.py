@@ -183,22 +183,22 @@ def normalise(
     points with r below the noise floor get θ̂ = φ̂ = 0 (black, their r̂ is small).
     """
     r = np.asarray(r, dtype=np.float64)
-    colours = np.empty((r.size, 3), dtype=np.float64)
-    colours[:, 0] = np.clip(r / r_reference, 0.0, 1.0)
-    colours[:, 1] = np.clip((np.asarray(theta) + np.pi) / (2 * np.pi), 0.0, 1.0)
-    colours[:, 2] = np.clip((np.asarray(phi) + np.pi / 2) / np.pi, 0.0, 1.0)
-    colours[r < noise_floor_mm * _M_PER_MM, 1:] = 0.0
-    return colours
+    colors = np.empty((r.size, 3), dtype=np.float64)
+    colors[:, 0] = np.clip(r / r_reference, 0.0, 1.0)
+    colors[:, 1] = np.clip((np.asarray(theta) + np.pi) / (2 * np.pi), 0.0, 1.0)
+    colors[:, 2] = np.clip((np.asarray(phi) + np.pi / 2) / np.pi, 0.0, 1.0)
+    colors[r < noise_floor_mm * _M_PER_MM, 1:] = 0.0
+    return colors
 
 
 def network_input(
-    points: np.ndarray, colours: np.ndarray, centre: np.ndarray, scale: float
+    points: np.ndarray, colors: np.ndarray, centre: np.ndarray, scale: float
 ) -> np.ndarray:
     """Network input: ``(N, 3) m, (N, 3) [0, 1] -> (N, 6) float32`` = ((P − c) / scale) ⊕ colour."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     features = np.empty((len(points), 6), dtype=np.float32)
     features[:, :3] = (points - centre) / scale
-    features[:, 3:] = colours
+    features[:, 3:] = colors
     return features
 
 
@@ -209,7 +209,7 @@ class MotionResult:
     Arrays are float64 unless noted; lengths in metres, angles in radians.
     ``indices`` (K,) int64 and ``kept`` (M,) bool locate kept points in the
     input; ``points`` (K, 3) onset points; ``delta`` (K, 3) ΔP after offset
-    removal; ``r, theta, phi`` (K,); ``colours`` (K, 3) float32 (r̂, θ̂, φ̂);
+    removal; ``r, theta, phi`` (K,); ``colors`` (K, 3) float32 (r̂, θ̂, φ̂);
     ``centre`` (3,) c; ``scale`` largest ‖P − c‖ of kept points;
     ``r_reference`` the r with r̂ = 1; ``offset_rotation`` (3, 3),
     ``offset_translation`` (3,) the removed global motion (R·P + t − P);
@@ -225,7 +225,7 @@ class MotionResult:
     r: np.ndarray
     theta: np.ndarray
     phi: np.ndarray
-    colours: np.ndarray
+    colors: np.ndarray
     centre: np.ndarray
     scale: float
     r_reference: float
@@ -276,7 +276,7 @@ def compute_motion(
     points = onset[indices]
     r, theta, phi = spherical(corrected)
     r_reference = reference_amplitude(r, params.r_percentile, params.noise_floor_mm)
-    colours = normalise(r, theta, phi, r_reference, params.noise_floor_mm).astype(np.float32)
+    colors = normalise(r, theta, phi, r_reference, params.noise_floor_mm).astype(np.float32)
     scale = float(np.linalg.norm(points - centre, axis=1).max()) or 1.0
     kept = np.zeros(len(onset), dtype=bool)
     kept[indices] = True
@@ -288,7 +288,7 @@ def compute_motion(
         r=r,
         theta=theta,
         phi=phi,
-        colours=colours,
+        colors=colors,
         centre=centre,
         scale=scale,
         r_reference=r_reference,

@@ -175,7 +175,7 @@ def peak(frames: np.ndarray, values: np.ndarray) -> tuple[int, float]:
     return int(frames[best]), float(np.clip(1.0 - second / top, 0.0, 1.0))
 
 
-def _fast_colour_warp(rgb: np.ndarray, alignment, box) -> np.ndarray:
+def _fast_color_warp(rgb: np.ndarray, alignment, box) -> np.ndarray:
     """The frame's colour on the onset box grid by OpenCV (bilinear, edges replicated): the
     same sampling as ``face.warp_rgb`` to 1/32 px, several times faster; it feeds only the flow."""
     import cv2
@@ -250,7 +250,7 @@ def motion_curve(target: SpotTarget, params: CloudParams = CloudParams(),
         try:
             rgb, depth = frames.color(number), frames.depth(number)
             pair = pair_on_face(target.id, face, onset_rgb, onset_depth, rgb, depth, None, params,
-                                colour_warp=_fast_colour_warp)
+                                color_warp=_fast_color_warp)
             r_m, kept = frame_motion(pair, params)
         except (MerError, ValueError) as exc:
             left_out.append(f"{number}: {str(exc).splitlines()[0]}")

@@ -45,7 +45,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def _install_excepthook(window) -> None:
     """An unexpected exception in a slot becomes a message in the window, never a crash."""
-    from .workers import describe_error
+    from .infra.workers import describe_error
 
     def hook(kind, value, tb):
         traceback.print_exception(kind, value, tb)
@@ -69,38 +69,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6 import QtWidgets
 
-    from .cloud_view import prepare_gl
+    from .views.cloud_view import prepare_gl
 
     prepare_gl()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    from .pyside_guard import protect
+    from .infra.pyside_guard import protect
 
     guard = protect(app)  # noqa: F841 - keeps the top-up timer alive
     app.setApplicationName("mer-viewer")  # also the X11 WM_CLASS: the .desktop's StartupWMClass
     app.setOrganizationName("mer_viewer")
     app.setDesktopFileName("mer-viewer")  # Wayland: packaging/mer-viewer.desktop
-    from .about import app_icon
+    from .panels.about import app_icon
 
     app.setWindowIcon(app_icon())
 
+    from .infra.settings import open_settings
     from .main_window import MainWindow
-    from .settings import open_settings
 
     settings = open_settings()
     scripted = args.screenshot is not None or args.classify is not None
     window = MainWindow(settings, restore=not scripted)
     _install_excepthook(window)
-    from .first_paint import FirstPaintReporter, requested
+    from .infra.first_paint import FirstPaintReporter, requested
 
     reporter = FirstPaintReporter(window) if requested() else None
     taker = classifier = None
     if args.screenshot is not None:
-        from .screenshot import ScreenshotTaker
+        from .infra.screenshot import ScreenshotTaker
 
         window.apply_size(*size)
         taker = ScreenshotTaker(window, args.screenshot)
     if args.classify is not None:
-        from .scripted import ScriptedClassify
+        from .infra.scripted import ScriptedClassify
 
         def classified(ok: bool) -> None:
             if taker is not None:

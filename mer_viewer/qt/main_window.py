@@ -7,24 +7,24 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.paths import demo_root
-from . import warm_up
-from .annotation import AnnotationPanel, undo_shortcuts
-from .browser import DatasetBrowser
-from .cloud_panel import CloudPanel
-from .flicker_view import OnsetApexView
-from .loader import CloudLoader
-from .memo import RecentClips
-from .motion_curve import MotionCurvePanel
-from .paint_hold import PaintHold
-from .prefetch import Prefetcher
-from .results_actions import ResultsActions
-from .session import DatasetSession
-from .settings import add_recent, open_settings, recent_datasets
-from .shortcuts import ShortcutsDialog, make_action
-from .state import ViewerState
-from .status_widgets import JobStatus, MessageBar, MessageLog
-from .views2d import Views2DPanel
-from .workers import JobRunner
+from .infra import warm_up
+from .infra.loader import CloudLoader
+from .infra.memo import RecentClips
+from .infra.paint_hold import PaintHold
+from .infra.prefetch import Prefetcher
+from .infra.session import DatasetSession
+from .infra.settings import add_recent, open_settings, recent_datasets
+from .infra.state import ViewerState
+from .infra.workers import JobRunner
+from .panels.annotation import AnnotationPanel, undo_shortcuts
+from .panels.browser import DatasetBrowser
+from .panels.cloud_panel import CloudPanel
+from .panels.results_actions import ResultsActions
+from .panels.shortcuts import ShortcutsDialog, make_action
+from .panels.status_widgets import JobStatus, MessageBar, MessageLog
+from .panels.views2d import Views2DPanel
+from .views.flicker_view import OnsetApexView
+from .views.motion_curve import MotionCurvePanel
 
 LAYOUT_VERSION = 1
 
@@ -120,8 +120,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _add_ml_panels(self) -> None:
         """Classification and training docks (their torch imports wait until first use)."""
-        from .classify_panel import ClassifyPanel
-        from .train_panel import TrainPanel
+        from .panels.classify_panel import ClassifyPanel
+        from .panels.train_panel import TrainPanel
 
         self.classify_panel = ClassifyPanel(self.state, self.jobs, self.cloud_panel)
         self.train_panel = TrainPanel(self.state, self.jobs)
@@ -291,7 +291,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ShortcutsDialog(self).exec()
 
     def _about(self) -> None:
-        from .about import show_about
+        from .panels.about import show_about
 
         show_about(self)
 

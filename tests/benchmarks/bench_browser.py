@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from demo_corpus import corpus_root
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -51,7 +53,7 @@ class ReferenceBrowser:
     def __init__(self):
         from PySide6 import QtCore, QtGui, QtWidgets
 
-        from mer_viewer.qt.sample_model import COLUMNS
+        from mer_viewer.qt.panels.sample_model import COLUMNS
 
         self.model = QtGui.QStandardItemModel(0, len(COLUMNS))
         self.proxy = QtCore.QSortFilterProxyModel()
@@ -67,7 +69,7 @@ class ReferenceBrowser:
     def set_dataset(self, dataset) -> None:
         from PySide6 import QtCore, QtGui
 
-        from mer_viewer.qt.sample_model import COLUMNS, _cells, _sort_key
+        from mer_viewer.qt.panels.sample_model import COLUMNS, row_cells, sort_key
 
         self.model.removeRows(0, self.model.rowCount())
         subjects = {}
@@ -80,10 +82,10 @@ class ReferenceBrowser:
                 parent = subjects[row.subject] = QtGui.QStandardItem(row.subject)
                 self.model.appendRow([parent] + [QtGui.QStandardItem("") for _ in COLUMNS[1:]])
             items = []
-            for value in _cells(row):
+            for value in row_cells(row):
                 item = QtGui.QStandardItem()
                 item.setData(value, QtCore.Qt.ItemDataRole.DisplayRole)
-                item.setData(_sort_key(value), QtCore.Qt.ItemDataRole.UserRole + 3)
+                item.setData(sort_key(value), QtCore.Qt.ItemDataRole.UserRole + 3)
                 items.append(item)
             parent.appendRow(items)
         self.tree.expandAll()
@@ -111,18 +113,10 @@ def main(argv=None) -> int:
     from PySide6 import QtWidgets
 
     from mer_viewer.core.dataset import Dataset
-    from mer_viewer.qt.browser import DatasetBrowser
+    from mer_viewer.qt.panels.browser import DatasetBrowser
 
     app = QtWidgets.QApplication(sys.argv[:1])
-    root = args.root
-    if root is None:
-        import tempfile
-
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp(prefix="mer-bench-browser-")) / "demo"
-        for _ in build_demo(root, subjects=2, clips_per_subject=3, workers=2):
-            pass
+    root = corpus_root(args.root, subjects=2, clips_per_subject=3, workers=2)
     base = Dataset.open(root)
     print(f"Dataset browser, GUI-thread CPU ms (median of {args.repeats}); corpus {root}")
     print("| rows | case | browser | reference (item per cell + proxy) | ratio | goal |")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
+from demo_corpus import corpus_root
 
 from mer_viewer.core.dataset import Dataset, read_color, read_depth
 
@@ -49,20 +49,15 @@ def main(argv=None) -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    root = args.root or (Path("/work/demo") if Path("/work/demo").is_dir() else None)
-    if root is None:
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp()) / "demo"
-        for _ in build_demo(root, subjects=1, clips_per_subject=1, macro_per_subject=0):
-            pass
+    root = corpus_root(args.root or (Path("/work/demo") if Path("/work/demo").is_dir() else None),
+                       subjects=1, clips_per_subject=1, macro_per_subject=0)
     pairs = [(s.frames, n) for s in Dataset.open(root).samples for n in s.frames.numbers]
     pairs = pairs[: args.frames]
-    colour = [frames.color_path(n) for frames, n in pairs]
+    color = [frames.color_path(n) for frames, n in pairs]
     depth = [frames.depth_path(n) for frames, n in pairs]
     height, width = pairs[0][0].color_shape(pairs[0][1])
     print(f"{len(pairs)} frames of {width}x{height} from {root}, median of {args.repeats} rounds")
-    for kind, paths, ours, reference in (("colour JPEG", colour, read_color, _reference_color),
+    for kind, paths, ours, reference in (("colour JPEG", color, read_color, _reference_color),
                                          ("depth PNG", depth, read_depth, _reference_depth)):
         base, checked = per_frame_ms((reference, ours), paths, args.repeats)
         print(f"{kind:<12} cv2.imread {base:6.2f} ms   checked {checked:6.2f} ms   "

@@ -13,7 +13,7 @@ and the longest GUI-thread block of each journey. ``--starts 0``, ``--rounds 0``
 rate or the GUI-thread blocks.
 
 1. Cold start: a fresh ``mer-viewer ROOT`` process until the main window's first paint
-   (``MER_VIEWER_REPORT_FIRST_PAINT``, see ``mer_viewer/qt/first_paint.py``), which also
+   (``MER_VIEWER_REPORT_FIRST_PAINT``, see ``mer_viewer/qt/infra/first_paint.py``), which also
    reports whether torch or open3d were imported by then.
 2. Clip switch: in one window, select another (cached) clip and process events until
    every view shows it (``screenshot.settled``) and no view has a paint pending; the time
@@ -22,7 +22,7 @@ rate or the GUI-thread blocks.
    disk cache; a revisit (recent clips are kept in memory) is what going back and forth
    through a session costs. First visits are timed with reading ahead off; "read ahead"
    steps through the browser (PgDn) with it on, each switch once the clip before it has
-   had its neighbours read (``mer_viewer/qt/prefetch.py``).
+   had its neighbours read (``mer_viewer/qt/infra/prefetch.py``).
 3. 3D frame rate: one ``CloudView`` with 100k points, the camera orbiting; per frame
    ``update()``, events processed until the view's paint event, then ``glFinish``.
 4. GUI-thread blocks: a 10 ms ``Heartbeat`` timer runs on the GUI thread while the
@@ -77,7 +77,7 @@ def _stats(values_ms: list[float]) -> tuple[float, float, float]:
 # --- 1. cold start ---------------------------------------------------------------------------
 
 def cold_start(root: Path, repeats: int) -> tuple[list[float], set[str]]:
-    from mer_viewer.qt.first_paint import ENV, PREFIX
+    from mer_viewer.qt.infra.first_paint import ENV, PREFIX
 
     env = _private_env(Path(os.environ["XDG_CONFIG_HOME"]).parent)
     env[ENV] = "1"
@@ -135,7 +135,7 @@ def _watched(window) -> dict:
 
 def _switch(app, window, clock: PaintClock, sample, timeout_s: float = 120.0) -> dict:
     """Time one switch to ``sample`` (a Sample, or a callable that makes the switch)."""
-    from mer_viewer.qt.screenshot import settled
+    from mer_viewer.qt.infra.screenshot import settled
 
     t0 = time.perf_counter()
     sample() if callable(sample) else window.state.set_row(sample)
@@ -221,7 +221,7 @@ def frame_rate(points: int, size: tuple[int, int], frames: int, repeats: int) ->
     from OpenGL import GL
     from PySide6 import QtWidgets
 
-    from mer_viewer.qt.cloud_view import CloudView
+    from mer_viewer.qt.views.cloud_view import CloudView
 
     app = QtWidgets.QApplication.instance()
     rng = np.random.default_rng(0)
@@ -366,8 +366,8 @@ def _start_up(root: Path, stacks: bool):
     from PySide6 import QtCore
 
     from mer_viewer.core.dataset import Dataset
+    from mer_viewer.qt.infra.screenshot import settled
     from mer_viewer.qt.main_window import MainWindow
-    from mer_viewer.qt.screenshot import settled
 
     beat = Heartbeat(stacks=stacks)
     settings = QtCore.QSettings(os.path.join(os.environ["XDG_CONFIG_HOME"], "blocks.ini"),
@@ -413,7 +413,7 @@ def gui_blocks(root: Path, train_epochs: int,
     press to the probabilities painted. Rows: (case, ms, note)."""
     from PySide6 import QtCore, QtGui, QtTest
 
-    from mer_viewer.qt.screenshot import settled
+    from mer_viewer.qt.infra.screenshot import settled
 
     rows = []
     window, samples, beat, (ms, at) = _start_up(root, stacks)
@@ -534,8 +534,8 @@ def main(argv=None) -> int:
 def _first_start_child(root: Path, stacks: bool) -> int:
     from PySide6 import QtWidgets
 
-    from mer_viewer.qt.cloud_view import prepare_gl
-    from mer_viewer.qt.pyside_guard import protect
+    from mer_viewer.qt.infra.pyside_guard import protect
+    from mer_viewer.qt.views.cloud_view import prepare_gl
 
     prepare_gl()
     app = QtWidgets.QApplication(sys.argv[:1])
@@ -567,8 +567,8 @@ def _bench(args, private: Path) -> int:
 
     from PySide6 import QtWidgets
 
-    from mer_viewer.qt.cloud_view import prepare_gl
-    from mer_viewer.qt.pyside_guard import protect
+    from mer_viewer.qt.infra.pyside_guard import protect
+    from mer_viewer.qt.views.cloud_view import prepare_gl
 
     first_start = first_start_block(root, args.stacks) if args.blocks else None
     prepare_gl()

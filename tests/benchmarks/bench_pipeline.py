@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from demo_corpus import corpus_root
 
 from mer_viewer.core.cache import cache_file, cached_cloud, load_cloud
 from mer_viewer.core.dataset import Dataset
@@ -27,13 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("root", nargs="?", type=Path)
     parser.add_argument("--clips", type=int, default=12)
     args = parser.parse_args(argv)
-    root = args.root
-    if root is None:
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp()) / "demo"
-        for _ in build_demo(root, subjects=2, clips_per_subject=6, workers=1):
-            pass
+    root = corpus_root(args.root, subjects=2, clips_per_subject=6, workers=1)
     samples = Dataset.open(root).samples[: args.clips]
     motion_cloud(samples[0])  # load dlib's models once, outside the timing
     stage_ms = {s: [] for s in STAGES}

@@ -12,11 +12,11 @@ one process) measured in the same run.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from demo_corpus import corpus_root
 
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.pipeline import align_pair, cloud_from_pair
@@ -45,13 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reference-clips", type=int, default=8,
                         help="clips whose motion cloud is timed as the reference")
     args = parser.parse_args(argv)
-    root = args.root
-    if root is None:
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp()) / "demo"
-        for _ in build_demo(root, workers=args.workers):
-            pass
+    root = corpus_root(args.root, workers=args.workers)
     dataset = Dataset.open(root)
     targets = spot_targets(dataset)
     start = time.perf_counter()

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from demo_corpus import corpus_root
 
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.pipeline import CloudParams, SamplingParams, align_pair, cloud_from_pair
@@ -43,13 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", type=int, default=None, help="use only the first K samples")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    root = args.root
-    if root is None:
-        from mer_viewer.core.dataset.demo import build_demo
-
-        root = Path(tempfile.mkdtemp()) / "demo"
-        for _ in build_demo(root, workers=args.workers):
-            pass
+    root = corpus_root(args.root, workers=args.workers)
     samples = Dataset.open(root).samples[: args.clips]
     results: dict = {}
     with ProcessPoolExecutor(args.workers) as pool:

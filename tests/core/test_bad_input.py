@@ -20,7 +20,7 @@ from mer_viewer.core.ml.items import build_items
 from .casme_fixture import build_root
 
 
-def _colour(height=48, width=64) -> np.ndarray:
+def _color(height=48, width=64) -> np.ndarray:
     """A BGR image with structure (a JPEG of noise would be unrealistically large)."""
     y, x = np.mgrid[:height, :width]
     return np.dstack([(x * 4) % 256, (y * 5) % 256, ((x + y) * 3) % 256]).astype(np.uint8)
@@ -39,7 +39,7 @@ def _clip(tmp_path: Path) -> ClipFrames:
     color.mkdir()
     depth.mkdir()
     for n in (1, 2):
-        cv2.imwrite(str(color / f"{n}.jpg"), _colour())
+        cv2.imwrite(str(color / f"{n}.jpg"), _color())
         cv2.imwrite(str(depth / f"{n}.png"), _depth())
     return ClipFrames(color, depth)
 
@@ -90,7 +90,7 @@ def test_whole_files_with_zero_padding_still_read(tmp_path):
     (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]), (".png", []), (".bmp", []),
 ])
 def test_every_cut_of_a_frame_file_is_an_error(tmp_path, suffix, params):
-    ok, encoded = cv2.imencode(suffix, _colour(), params)
+    ok, encoded = cv2.imencode(suffix, _color(), params)
     data = encoded.tobytes()
     assert ok and incomplete_image(data) is None
     path = tmp_path / f"1{suffix}"

@@ -83,9 +83,9 @@ def test_entries_follow_parameters_and_source_files(sample, tmp_path):
     assert {other.cloud, other.pair, other.flow("dis")}.isdisjoint(
         {files.cloud, files.pair, files.flow("dis")})
     assert files.flow("dis") != files.flow("tvl1")
-    colour = sample.frames.color_path(sample.apex)
-    stat = colour.stat()
-    os.utime(colour, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    color = sample.frames.color_path(sample.apex)
+    stat = color.stat()
+    os.utime(color, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     changed = clip_files(sample, params, root)
     assert changed.pair != files.pair and not changed.pair.exists()
     assert not changed.flow("dis").exists()

@@ -60,8 +60,8 @@ def _frame_paths(corpus: Path, row: dict, frame: int) -> tuple[Path, Path]:
 
 
 def _read_pair(corpus, row, frame):
-    colour_path, depth_path = _frame_paths(corpus, row, frame)
-    return cv2.imread(str(colour_path), cv2.IMREAD_COLOR), cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
+    color_path, depth_path = _frame_paths(corpus, row, frame)
+    return cv2.imread(str(color_path), cv2.IMREAD_COLOR), cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
 
 
 def _truth(corpus, row) -> dict:
@@ -81,8 +81,8 @@ def test_layout_follows_part_a(corpus, rows):
             assert not (corpus / row["subject"] / row["clip"]).exists()
             assert not (corpus / row["subject"] / row["clip"].upper()).exists()
             continue
-        colour, depth = _read_pair(corpus, row, int(row["true_onset"]))
-        assert colour.shape == (720, 1280, 3)
+        color, depth = _read_pair(corpus, row, int(row["true_onset"]))
+        assert color.shape == (720, 1280, 3)
         assert depth.dtype == np.uint16 and depth.shape == (720, 1280)
     names = [p.stem for p in corpus.glob("spNO.*/*/color/*.jpg")]
     assert all(n.isdigit() and not n.startswith("0") for n in names)  # 1-based, not zero-padded
@@ -117,8 +117,8 @@ def test_sheet_anomalies_are_present(corpus, rows):
     kinds = {r["kind"] for r in rows}
     assert set(ANOMALY_KINDS) <= kinds
     for row in _rows_of(rows, ("missing_apex_frame",)):
-        colour, depth = _frame_paths(corpus, row, int(row["apex"]))
-        assert not colour.exists() and not depth.exists()
+        color, depth = _frame_paths(corpus, row, int(row["apex"]))
+        assert not color.exists() and not depth.exists()
         assert _frame_paths(corpus, row, int(row["onset"]))[0].exists()
     for row in _rows_of(rows, ("offset_zero", "onset_equals_apex", "apex_after_offset")):
         assert _frame_paths(corpus, row, int(row["apex"]))[0].exists()
@@ -179,8 +179,8 @@ def test_macro_expressions_move_2_to_6_mm_where_the_action_units_are(corpus, row
         ys = np.nonzero(truth["moving"])[0]
         if normalise_emotion(row["emotion"]) == "happy":
             assert (ys > landmarks[17:27, 1].min()).all()  # never the brows
-        colour, depth = _read_pair(corpus, row, int(row["true_apex"]))
-        assert colour is not None and depth is not None
+        color, depth = _read_pair(corpus, row, int(row["true_apex"]))
+        assert color is not None and depth is not None
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -365,7 +365,7 @@ def test_noise_free_render_matches_truth_exactly(tmp_path, monkeypatch):
     for spec in [s for s in plan_corpus(2, 7, seed=3) if s.kind == "normal"][:3]:
         demo_render.render_sample(spec, tmp_path)
         row = {"subject": spec.subject, "clip_folder": spec.clip_folder,
-               "depth_beside_colour": str(int(spec.depth_beside_colour))}
+               "depth_beside_colour": str(int(spec.depth_beside_color))}
         truth = _truth(tmp_path, {"truth_file": f"{spec.subject}_{spec.clip}_{spec.onset}.npz"})
         onset = _read_pair(tmp_path, row, spec.true_onset)[1] / 10.0
         apex = _read_pair(tmp_path, row, spec.true_apex)[1] / 10.0
@@ -391,16 +391,16 @@ def test_apex_frames_show_the_true_motion(corpus, rows):
         onset_depth, apex_depth = _smooth_depth(onset_depth), _smooth_depth(apex_depth)
         onset_grey = cv2.cvtColor(onset_rgb, cv2.COLOR_BGR2GRAY).astype(np.float32)
         apex_grey = cv2.cvtColor(apex_rgb, cv2.COLOR_BGR2GRAY).astype(np.float32)
-        colour_error = {}
+        color_error = {}
         for scale in pooled:
             u, v, qu, qv, z = _follow_truth(truth, onset_depth, scale)
             pooled[scale].append(_depth_errors(apex_depth, qu, qv, z))
             seen = _sample_at(apex_grey, qu, qv)
             gain, offset = np.polyfit(onset_grey[v, u], seen, 1)
-            colour_error[scale] = np.mean(np.abs(seen - (gain * onset_grey[v, u] + offset)))
+            color_error[scale] = np.mean(np.abs(seen - (gain * onset_grey[v, u] + offset)))
         if len(u) >= 200:
-            assert colour_error[1.0] < 0.8 * colour_error[0.0], (row["au"], colour_error)
-            assert colour_error[1.0] < 0.8 * colour_error[-1.0], (row["au"], colour_error)
+            assert color_error[1.0] < 0.8 * color_error[0.0], (row["au"], color_error)
+            assert color_error[1.0] < 0.8 * color_error[-1.0], (row["au"], color_error)
     median = {scale: float(np.median(np.concatenate(errors))) for scale, errors in pooled.items()}
     assert median[1.0] < 0.3, median  # about the smoothed sensor noise
     assert median[1.0] < 0.9 * median[0.0], median

@@ -60,10 +60,10 @@ def test_flow_rejects_mismatched_crops_and_unknown_methods(textured):
                                             ((-1, 0), (0, 255, 255)),    # left: cyan
                                             ((0, 1), (128, 255, 0)),     # down (y down): 90°
                                             ((0, -1), (128, 0, 255))])   # up: 270°, violet
-def test_flow_colours_follow_the_hsv_convention(direction, rgb):
+def test_flow_colors_follow_the_hsv_convention(direction, rgb):
     field = np.broadcast_to(np.float32(direction) * 2.0, (4, 4, 2))
-    colour = flow.flow_to_rgb(field, max_magnitude=2.0)[0, 0]
-    np.testing.assert_allclose(colour, rgb, atol=2)
+    color = flow.flow_to_rgb(field, max_magnitude=2.0)[0, 0]
+    np.testing.assert_allclose(color, rgb, atol=2)
     assert flow.flow_to_rgb(np.zeros((3, 3, 2), np.float32)).max() == 0  # no motion is black
     half = flow.flow_to_rgb(field, max_magnitude=4.0)[0, 0]
     assert abs(int(half.max()) - 128) <= 1  # value scales with magnitude
@@ -73,7 +73,7 @@ def _hue(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.reshape(1, -1, 3), cv2.COLOR_RGB2HSV)[0, :, 0].astype(int)
 
 
-def test_flow_hue_matches_the_colour_wheel():
+def test_flow_hue_matches_the_color_wheel():
     size = 101
     wheel = flow.color_wheel(size)
     assert wheel.shape == (size, size, 3) and wheel.dtype == np.uint8

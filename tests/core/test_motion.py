@@ -59,7 +59,7 @@ def as_cloud(result):
         sample_id="surface", box=Box(0, 0, 1, 1), points_m=result.points.astype(np.float32),
         rgb=np.zeros((k, 3), np.uint8), delta_m=result.delta.astype(np.float32),
         motion=np.stack([result.r, result.theta, result.phi], axis=1).astype(np.float32),
-        colors=result.colours, pixels=np.zeros((k, 2), np.int32), kept=result.kept,
+        colors=result.colors, pixels=np.zeros((k, 2), np.int32), kept=result.kept,
         centre=np.asarray(result.centre, dtype=np.float64), scale=float(result.scale),
         provenance={})
 
@@ -80,12 +80,12 @@ def test_translated_plane_without_offset_removal_has_uniform_motion():
     np.testing.assert_allclose(result.r, np.linalg.norm(shift), rtol=1e-9)
     np.testing.assert_allclose(result.theta, math.atan2(-0.5, 0.8), rtol=1e-9)
     np.testing.assert_allclose(result.phi, math.atan2(0.6, math.hypot(0.8, -0.5)), rtol=1e-9)
-    expected_colour = [
+    expected_color = [
         1.0,
         (math.atan2(-0.5, 0.8) + math.pi) / (2 * math.pi),
         (math.atan2(0.6, math.hypot(0.8, -0.5)) + math.pi / 2) / math.pi,
     ]
-    np.testing.assert_allclose(result.colours, np.broadcast_to(expected_colour, (len(result), 3)), atol=1e-6)
+    np.testing.assert_allclose(result.colors, np.broadcast_to(expected_color, (len(result), 3)), atol=1e-6)
 
 
 def test_median_offset_turns_global_translation_black():
@@ -93,8 +93,8 @@ def test_median_offset_turns_global_translation_black():
     result = compute_motion(onset, onset + np.array([2.0, 1.0, -3.0]) * MM)
     np.testing.assert_allclose(result.offset_translation, [2e-3, 1e-3, -3e-3], atol=1e-12)
     assert result.r.max() < 1e-9
-    assert (result.colours[:, 1:] == 0).all()
-    assert result.colours[:, 0].max() < 1e-5
+    assert (result.colors[:, 1:] == 0).all()
+    assert result.colors[:, 0].max() < 1e-5
 
 
 def test_median_offset_removes_a_translation_but_keeps_the_bump():
@@ -163,7 +163,7 @@ def test_sort_keeps_the_bump_first(rank, offset):
     assert set(chosen) == set(moving)
     top = sample_indices(key, 100, "sort").indices
     assert set(top) == set(np.argsort(-true_amplitude, kind="stable")[:100])
-    assert (result.colours[true_amplitude < 0.25 * MM, 1:] == 0).all()
+    assert (result.colors[true_amplitude < 0.25 * MM, 1:] == 0).all()
 
 
 def test_sort_keeps_a_depth_bump_first_through_backprojection():
@@ -224,15 +224,15 @@ def test_network_input_is_centred_and_scaled_over_all_kept_points():
     xyz = inputs[:, :3].astype(np.float64)
     np.testing.assert_allclose(np.linalg.norm(xyz, axis=1).max(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(xyz * result.scale + result.centre, result.points, atol=1e-6)
-    np.testing.assert_array_equal(inputs[:, 3:], result.colours)
-    assert inputs.dtype == np.float32 and result.colours.dtype == np.float32
+    np.testing.assert_array_equal(inputs[:, 3:], result.colors)
+    assert inputs.dtype == np.float32 and result.colors.dtype == np.float32
 
 
 def test_motionless_points_are_black():
     r = np.array([0.0, 0.1, 0.29, 0.31, 2.0]) * MM
-    colours = normalise(r, np.full(5, 2.0), np.full(5, 1.0), r_reference=2 * MM, noise_floor_mm=0.3)
-    assert (colours[:3, 1:] == 0).all() and (colours[3:, 1:] > 0).all()
-    assert colours[:3, 0].max() < 0.15
+    colors = normalise(r, np.full(5, 2.0), np.full(5, 1.0), r_reference=2 * MM, noise_floor_mm=0.3)
+    assert (colors[:3, 1:] == 0).all() and (colors[3:, 1:] > 0).all()
+    assert colors[:3, 0].max() < 0.15
     assert reference_amplitude(np.zeros(10), 99.0, 0.3) == pytest.approx(0.3 * MM)
 
 
@@ -269,11 +269,11 @@ def test_spherical_features_reconstruct_the_vector(delta_mm):
     st.floats(50, 100),
     st.floats(0, 1),
 )
-def test_normalised_colours_lie_in_unit_cube(delta_mm, percentile, floor_mm):
+def test_normalised_colors_lie_in_unit_cube(delta_mm, percentile, floor_mm):
     r, theta, phi = spherical(delta_mm * MM)
-    colours = normalise(r, theta, phi, reference_amplitude(r, percentile, floor_mm), floor_mm)
-    assert ((colours >= 0) & (colours <= 1)).all()
-    assert (colours[r < floor_mm * MM, 1:] == 0).all()
+    colors = normalise(r, theta, phi, reference_amplitude(r, percentile, floor_mm), floor_mm)
+    assert ((colors >= 0) & (colors <= 1)).all()
+    assert (colors[r < floor_mm * MM, 1:] == 0).all()
 
 
 def test_grids_are_accepted_and_results_are_read_only():

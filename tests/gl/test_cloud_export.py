@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 from PySide6 import QtCore
 
-from mer_viewer.qt import cloud_export
-from mer_viewer.qt.cloud_colors import colormap_colors
-from mer_viewer.qt.cloud_panel import CloudPanel
-from mer_viewer.qt.state import ViewerState
-from mer_viewer.qt.workers import JobRunner
+from mer_viewer.qt.infra.state import ViewerState
+from mer_viewer.qt.infra.workers import JobRunner
+from mer_viewer.qt.panels.cloud_panel import CloudPanel
+from mer_viewer.qt.views import cloud_export
+from mer_viewer.qt.views.cloud_colors import colormap_colors
 from tests.gl.synthetic import grid_cloud
 
 VIEW_BACKGROUND = (18, 18, 22)
@@ -73,7 +73,7 @@ def test_export_at_the_size_asked_aligned_with_titles_and_legend(qtbot, tmp_path
     assert layout.legend.bottom() < 900 and layout.legend.top() > left.bottom()
 
 
-def test_a_colour_map_legend_is_exported_with_its_colours(qtbot, tmp_path):
+def test_a_color_map_legend_is_exported_with_its_colors(qtbot, tmp_path):
     panel = _panel(qtbot, mode="r")
     size = QtCore.QSize(1200, 700)
     image = np.asarray(Image.open(panel.save_screenshot(tmp_path / "r.jpg", size))
@@ -83,7 +83,7 @@ def test_a_colour_map_legend_is_exported_with_its_colours(qtbot, tmp_path):
     _, layout = cloud_export.render(views, titles, panel.legend, size, panel.font())
     strip = image[layout.legend.top():layout.legend.bottom() + 1,
                   layout.legend.left():layout.legend.right() + 1]
-    from mer_viewer.qt.cloud_colors import COLOR_MODES
+    from mer_viewer.qt.views.cloud_colors import COLOR_MODES
 
     ends = colormap_colors(np.array([0.02, 0.98]), COLOR_MODES["r"][1])
     for rgb in (ends * 255).round().astype(int):

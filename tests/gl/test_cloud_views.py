@@ -12,10 +12,10 @@ from PySide6 import QtWidgets
 
 from mer_viewer.core.geometry import display_points
 from mer_viewer.core.pipeline import SamplingParams
-from mer_viewer.qt.cloud_panel import CloudPanel
-from mer_viewer.qt.cloud_view import CameraLink, CloudView
-from mer_viewer.qt.state import ViewerState
-from mer_viewer.qt.workers import JobRunner
+from mer_viewer.qt.infra.state import ViewerState
+from mer_viewer.qt.infra.workers import JobRunner
+from mer_viewer.qt.panels.cloud_panel import CloudPanel
+from mer_viewer.qt.views.cloud_view import CameraLink, CloudView
 from tests.gl.synthetic import grid_cloud
 
 
@@ -36,7 +36,7 @@ def _show(qtbot, widget, size=(400, 400)):
     qtbot.waitExposed(widget)
 
 
-def test_known_colours_render(qtbot):
+def test_known_colors_render(qtbot):
     cloud = grid_cloud()
     view = CloudView()
     _show(qtbot, view)

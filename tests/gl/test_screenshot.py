@@ -53,7 +53,7 @@ def test_screenshot_with_an_unreadable_frame_quits_showing_the_error(demo_copy, 
     from tests.gui_helpers import damage_frames
 
     sample = Dataset.open(demo_copy).samples[0]
-    damage_frames(sample, colour=(sample.onset,))  # the frame shown first, and the cloud's
+    damage_frames(sample, color=(sample.onset,))  # the frame shown first, and the cloud's
     out = tmp_path / "shot.png"
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)

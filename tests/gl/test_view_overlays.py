@@ -7,8 +7,8 @@ import numpy as np
 from PySide6 import QtGui
 
 from mer_viewer.core.geometry import display_points
-from mer_viewer.qt.cloud_view import CloudView
-from mer_viewer.qt.view_overlays import AXES, nice_length, scale_bar
+from mer_viewer.qt.views.cloud_view import CloudView
+from mer_viewer.qt.views.view_overlays import AXES, nice_length, scale_bar
 from tests.gl.synthetic import grid_cloud
 from tests.gl.test_cloud_export import _panel
 
@@ -65,18 +65,18 @@ def test_gizmo_and_bar_are_drawn_and_can_be_turned_off(qtbot):
     on = _grab(qtbot, view)
     h, w, _ = on.shape
     corner_bl, corner_br = on[h - 80:, :80], on[h - 40:, w - 120:]
-    for _axis, _name, colour in AXES:
-        assert _near(corner_bl, colour.getRgb()[:3]).sum() > 10
+    for _axis, _name, color in AXES:
+        assert _near(corner_bl, color.getRgb()[:3]).sum() > 10
     assert _near(corner_br, (235, 235, 235)).sum() > 40  # the bar and its label
     view.show_overlays = False
     off = _grab(qtbot, view)
     assert _near(off[h - 40:, w - 120:], (235, 235, 235)).sum() == 0
-    for _axis, _name, colour in AXES:
-        assert _near(off[h - 80:, :80], colour.getRgb()[:3]).sum() == 0
+    for _axis, _name, color in AXES:
+        assert _near(off[h - 80:, :80], color.getRgb()[:3]).sum() == 0
 
 
 def test_the_export_has_a_scale_bar_at_its_own_scale(qtbot, tmp_path):
-    from mer_viewer.qt import cloud_export
+    from mer_viewer.qt.views import cloud_export
 
     panel = _panel(qtbot)
     views, titles = panel._export_parts()

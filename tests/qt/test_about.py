@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtGui, QtWidgets
 
 from mer_viewer import __version__
-from mer_viewer.qt.about import AboutDialog
+from mer_viewer.qt.panels.about import AboutDialog
 from tests.gui_helpers import make_window
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mer_viewer.core.dataset.labels import parse_au
-from mer_viewer.qt.au_picker import ACTION_UNITS, SIDES, appended
+from mer_viewer.qt.panels.au_picker import ACTION_UNITS, SIDES, appended
 from tests.gui_helpers import clip_spec, make_window, open_and_wait, wait_settled
 
 
@@ -12,7 +12,7 @@ def _codes(picker) -> list[str]:
 
 
 def test_every_picker_entry_parses_and_sides_are_offered(qtbot, tmp_path):
-    from mer_viewer.qt.au_picker import AuPicker
+    from mer_viewer.qt.panels.au_picker import AuPicker
 
     picker = AuPicker()
     qtbot.addWidget(picker)

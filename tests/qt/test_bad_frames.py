@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 
 from mer_viewer.core.dataset import Dataset, Skipped
-from mer_viewer.qt.motion_views import HEAT_LEVELS
+from mer_viewer.qt.views.motion_views import HEAT_LEVELS
 from tests.gui_helpers import clip_spec, damage_frames, make_window, open_and_wait, wait_settled
 
 
@@ -19,9 +19,9 @@ def test_playback_goes_on_across_unreadable_frames(qtbot, demo_copy, tmp_path):
     sample = Dataset.open(demo_copy).samples[0]
     numbers = sample.frames.numbers
     middle = [n for n in numbers[1:-1] if n not in (sample.onset, sample.apex)]
-    bad_colour, bad_depth = middle[0], middle[-1]
-    assert bad_colour != bad_depth
-    damage_frames(sample, colour=(bad_colour,), depth=(bad_depth,))
+    bad_color, bad_depth = middle[0], middle[-1]
+    assert bad_color != bad_depth
+    damage_frames(sample, color=(bad_color,), depth=(bad_depth,))
     window = make_window(qtbot, tmp_path)
     open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
     state, views, scrubber = window.state, window.views2d, window.views2d.scrubber
@@ -51,14 +51,14 @@ def test_playback_goes_on_across_unreadable_frames(qtbot, demo_copy, tmp_path):
     wait_settled(qtbot, window)
     assert views.rgb.has_image and views.rgb.notice_text == "" and views.depth.has_image
     errors = [text for kind, text in window.messages.history if kind == "error"]
-    assert any(f"frame {bad_colour} of" in text and "colour" in text for text in errors)
+    assert any(f"frame {bad_color} of" in text and "colour" in text for text in errors)
 
 
 def test_nothing_of_the_last_clip_stays_after_a_skipped_row_or_a_failed_clip(
         qtbot, demo_copy, tmp_path):
     dataset = Dataset.open(demo_copy)
     broken = dataset.samples[1]
-    damage_frames(broken, colour=(broken.onset,))
+    damage_frames(broken, color=(broken.onset,))
     window = make_window(qtbot, tmp_path)
     open_and_wait(qtbot, window, demo_copy, clip_spec(demo_copy, 0))
     state, views, cloud_panel = window.state, window.views2d, window.cloud_panel

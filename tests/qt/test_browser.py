@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mer_viewer.core.dataset import Dataset, Sample, Skipped
-from mer_viewer.qt.browser import COLUMNS, DatasetBrowser
+from mer_viewer.qt.panels.browser import COLUMNS, DatasetBrowser
 
 
 def _rows(browser: DatasetBrowser):

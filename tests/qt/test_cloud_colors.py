@@ -7,7 +7,7 @@ import pytest
 
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.pipeline import CloudParams, motion_cloud
-from mer_viewer.qt.cloud_colors import point_colors
+from mer_viewer.qt.views.cloud_colors import point_colors
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_motionless_points_are_black(cloud, mode):
     assert (colors[~still].max(axis=1) > 0).mean() > 0.99
 
 
-def test_saliency_of_a_few_network_points_spans_the_colour_map(cloud):
+def test_saliency_of_a_few_network_points_spans_the_color_map(cloud):
     """The classifier scores only its N input points (2048 of ~87k face points on the demo
     clips), and max-pooling leaves most of those at 0 (on spNO.2/b with the bundled 4-class
     model the median is 0 and under 1 % of the face is above it). The colour scale comes

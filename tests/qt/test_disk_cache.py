@@ -46,7 +46,7 @@ def test_preprocessed_clip_shown_without_alignment_or_flow(qtbot, demo_copy, tmp
 
 
 def test_paint_hold_ends_by_itself(qtbot, tmp_path):
-    from mer_viewer.qt.paint_hold import PaintHold
+    from mer_viewer.qt.infra.paint_hold import PaintHold
 
     window = make_window(qtbot, tmp_path)
     hold = PaintHold(window, hold_ms=50)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore
 
-from mer_viewer.qt.cloud_export import ExportDialog
+from mer_viewer.qt.views.cloud_export import ExportDialog
 
 
 def test_size_defaults_to_twice_the_screen_and_keeps_proportions(qtbot):

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from PySide6 import QtGui
 
-from mer_viewer.qt.figures import CONFUSION_IN, CURVES_IN, export_confusion, export_curves
-from mer_viewer.qt.run_views import CurvesView
+from mer_viewer.qt.panels.run_views import CurvesView
+from mer_viewer.qt.views.figures import CONFUSION_IN, CURVES_IN, export_confusion, export_curves
 
 CLASSES = ("negative", "positive", "surprise")
 CONFUSION = [[5, 1, 0], [2, 3, 1], [0, 0, 6]]

@@ -7,7 +7,7 @@ import time
 
 from PySide6 import QtWidgets
 
-from mer_viewer.qt.first_paint import PREFIX, FirstPaintReporter, requested
+from mer_viewer.qt.infra.first_paint import PREFIX, FirstPaintReporter, requested
 
 
 def test_reports_first_paint_once_then_quits(qtbot, capsys, monkeypatch):

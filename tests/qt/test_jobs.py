@@ -10,8 +10,8 @@ from PySide6 import QtCore, QtWidgets
 
 from mer_viewer.core.errors import DatasetError
 from mer_viewer.core.progress import Progress
-from mer_viewer.qt.status_widgets import JobStatus
-from mer_viewer.qt.workers import JobRunner
+from mer_viewer.qt.infra.workers import JobRunner
+from mer_viewer.qt.panels.status_widgets import JobStatus
 from tests.gui_helpers import make_window
 
 

@@ -206,7 +206,7 @@ def _boom_job(kind: str):
 
 # job -> (what to break, how the user starts it)
 FAILING_JOBS = {
-    "open": ("mer_viewer.qt.session.Dataset.open", None),
+    "open": ("mer_viewer.qt.infra.session.Dataset.open", None),
     "demo": ("mer_viewer.core.dataset.demo.build_demo", None),
     "cloud": ("mer_viewer.core.cache.align_pair", None),
     "flow": ("mer_viewer.core.cache.cached_flow", None),

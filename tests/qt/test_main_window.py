@@ -6,8 +6,8 @@ import warnings
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from mer_viewer.qt.settings import recent_datasets
-from mer_viewer.qt.shortcuts import SHORTCUTS, ShortcutsDialog
+from mer_viewer.qt.infra.settings import recent_datasets
+from mer_viewer.qt.panels.shortcuts import SHORTCUTS, ShortcutsDialog
 from tests.gui_helpers import clip_spec, make_window, open_and_wait, wait_settled
 
 
@@ -96,7 +96,7 @@ def test_drop_folder_recent_and_settings(qtbot, demo_corpus, tmp_path):
 def test_settings_file_under_xdg_config(qtbot, tmp_path):
     import os
 
-    from mer_viewer.qt.settings import open_settings, settings_file
+    from mer_viewer.qt.infra.settings import open_settings, settings_file
 
     assert str(settings_file()).startswith(os.environ["XDG_CONFIG_HOME"])
     s = open_settings()
@@ -107,7 +107,7 @@ def test_settings_file_under_xdg_config(qtbot, tmp_path):
 
 def test_demo_built_on_first_use_with_progress(qtbot, tmp_path, monkeypatch):
     from mer_viewer.core.paths import demo_root
-    from mer_viewer.qt import session
+    from mer_viewer.qt.infra import session
 
     monkeypatch.setattr(session, "DEMO_SIZE", {"subjects": 1, "clips_per_subject": 1, "seed": 3})
     window = make_window(qtbot, tmp_path)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 
 from mer_viewer.core.dataset.edits import SIDECAR_NAME
-from mer_viewer.qt import status_widgets
+from mer_viewer.qt.panels import status_widgets
 from tests.gui_helpers import clip_spec, make_window, open_and_wait
 
 
 def _red(bar) -> bool:
     line = bar.lines["error"]
-    colour = line.grab().toImage().pixelColor(line.width() // 2, 2)  # the banner's background
-    return not line.isHidden() and colour.red() > 2 * colour.blue()
+    color = line.grab().toImage().pixelColor(line.width() // 2, 2)  # the banner's background
+    return not line.isHidden() and color.red() > 2 * color.blue()
 
 
 def test_failures_stay_red_and_the_log_keeps_every_message(qtbot, demo_copy, tmp_path,

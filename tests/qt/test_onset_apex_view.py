@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mer_viewer.qt.flicker_view import depth_difference
+from mer_viewer.qt.views.flicker_view import depth_difference
 from tests.gui_helpers import clip_spec, make_window, open_and_wait
 
 

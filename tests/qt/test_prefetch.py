@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mer_viewer.core.cache import preprocess
 from mer_viewer.core.dataset import Dataset
-from mer_viewer.qt.state import view_key
+from mer_viewer.qt.infra.state import view_key
 from tests.gui_helpers import clip_spec, make_window, open_and_wait, wait_settled
 
 

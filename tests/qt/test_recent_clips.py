@@ -14,9 +14,9 @@ import numpy as np
 
 from mer_viewer.core.flow import pair_flow
 from mer_viewer.core.pipeline import CloudParams, SamplingParams, align_pair, cloud_from_pair
-from mer_viewer.qt.memo import RecentClips
-from mer_viewer.qt.state import view_key
-from mer_viewer.qt.workers import JobRunner, Lane
+from mer_viewer.qt.infra.memo import RecentClips
+from mer_viewer.qt.infra.state import view_key
+from mer_viewer.qt.infra.workers import JobRunner, Lane
 from tests.gl.synthetic import grid_cloud
 from tests.gui_helpers import JobWatch, clip_spec, make_window, open_and_wait, wait_settled
 
@@ -160,7 +160,7 @@ def test_clips_show_with_a_cache_that_cannot_be_written(qtbot, demo_copy, tmp_pa
 # --- what keeps it so ---------------------------------------------------------------------------
 
 def _modules():
-    for path in sorted(QT.glob("*.py")):
+    for path in sorted(QT.rglob("*.py")):
         yield path.name, ast.parse(path.read_text())
 
 

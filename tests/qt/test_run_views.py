@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mer_viewer.qt.run_views import CurvesView, RunWindow
+from mer_viewer.qt.panels.run_views import CurvesView, RunWindow
 
 
 def _pieces(x: np.ndarray, y: np.ndarray) -> list[list[float]]:

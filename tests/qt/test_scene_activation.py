@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from mer_viewer.qt.scene_activation import ignore_window_activation
+from mer_viewer.qt.infra.scene_activation import ignore_window_activation
 
 
 class _Paints(QtCore.QObject):

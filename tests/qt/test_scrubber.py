@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore
 
-from mer_viewer.qt.scrubber import FrameScrubber
+from mer_viewer.qt.views.scrubber import FrameScrubber
 
 
 def test_markers_follow_the_annotation(qtbot):

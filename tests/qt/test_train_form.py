@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.dataset.sheets import find_sheet
 from mer_viewer.core.ml.config import TRAIN_OPTIONS, TrainConfig
-from mer_viewer.qt.train_form import ChoiceSet
+from mer_viewer.qt.panels.train_form import ChoiceSet
 from tests.core.ml.option_values import (
     ALL_CHANGED,
     SOME_CHANGED,

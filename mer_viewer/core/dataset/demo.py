@@ -209,7 +209,7 @@ def _write_truth_table(specs: list[SampleSpec], path: Path) -> None:
                       "depth_beside_colour", "truth_file", "sheet"],
                [[s.subject, s.clip, s.clip_folder, s.onset, s.apex, s.offset, s.true_onset,
                  s.true_apex, s.true_offset, s.kind, s.emotion, s.au, s.objective_class,
-                 int(s.depth_beside_colour),
+                 int(s.depth_beside_color),
                  "" if s.kind == "missing_clip" else f"{s.subject}_{s.clip}_{s.onset}.npz",
                  s.sheet]
                 for s in specs])

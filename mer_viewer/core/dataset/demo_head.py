@@ -58,7 +58,7 @@ class SubjectLook:
 
     number: int
     mirror: bool
-    colour_gain_rgb: tuple[float, float, float]
+    color_gain_rgb: tuple[float, float, float]
     gamma: float
     size: float  # physical scale of the head (1 = texture at 1.5 mm per pixel)
     aspect: float  # horizontal stretch of the face
@@ -105,7 +105,7 @@ def subject_texture(base_rgb: np.ndarray, look: SubjectLook) -> np.ndarray:
     """(512, 512, 3) uint8 RGB -> (512, 512, 3) float32 RGB 0..255 with the look's colours."""
     tex = base_rgb[:, ::-1] if look.mirror else base_rgb
     tex = (tex.astype(np.float32) / 255.0) ** np.float32(look.gamma)
-    tex = tex * np.asarray(look.colour_gain_rgb, np.float32)
+    tex = tex * np.asarray(look.color_gain_rgb, np.float32)
     return np.ascontiguousarray(np.clip(tex * 255.0, 0, 255), dtype=np.float32)
 
 

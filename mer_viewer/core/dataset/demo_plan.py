@@ -76,7 +76,7 @@ def subject_look(number: int, seed: int) -> SubjectLook:
     distance = rng.uniform(640.0, 710.0)
     look = SubjectLook(
         number=number, mirror=bool(rng.random() < 0.5),
-        colour_gain_rgb=(rng.uniform(0.92, 1.08), rng.uniform(0.9, 1.04), rng.uniform(0.86, 1.04)),
+        color_gain_rgb=(rng.uniform(0.92, 1.08), rng.uniform(0.9, 1.04), rng.uniform(0.86, 1.04)),
         gamma=rng.uniform(0.85, 1.3), size=size, aspect=aspect,
         head_depth_mm=rng.uniform(78.0, 95.0), relief_scale=rng.uniform(0.85, 1.15),
         nose_scale=rng.uniform(0.85, 1.15), distance_mm=distance, centre_px=(0.0, 0.0),
@@ -158,7 +158,7 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int,
             specs.append(SampleSpec(
                 subject=subject, clip=letter,
                 clip_folder=letter.upper() if letter == upper_letter else letter,
-                depth_beside_colour=number == beside_subject, emotion=spelled, au=au,
+                depth_beside_color=number == beside_subject, emotion=spelled, au=au,
                 objective_class=objective_class(au), kind=kind,
                 onset=sheet[0], apex=sheet[1], offset=sheet[2],
                 true_onset=onset, true_apex=apex, true_offset=offset,
@@ -214,7 +214,7 @@ def _plan_macro(numbers: list[int], looks: dict, clips_of: dict[int, dict[str, t
             au = str(rng.choice(EMOTION_AU_CHOICES[emotion]))
             specs.append(SampleSpec(
                 subject=f"spNO.{number}", clip=letter, clip_folder=folder,
-                depth_beside_colour=number == beside_subject,
+                depth_beside_color=number == beside_subject,
                 emotion=MACRO_SPELLING.get(emotion, emotion), au=au,
                 objective_class=objective_class(au), kind="normal",
                 onset=onset, apex=apex, offset=offset,

@@ -80,7 +80,7 @@ class SampleSpec:
     subject: str  # "spNO.3"
     clip: str  # clip letter as in the sheet
     clip_folder: str  # clip folder name on disk (case may differ)
-    depth_beside_colour: bool  # depth PNGs next to color/ instead of in depth/
+    depth_beside_color: bool  # depth PNGs next to color/ instead of in depth/
     emotion: str  # as spelled in the sheet ("others", sometimes "Others")
     au: str  # e.g. "6+12", "L2+L1", "T28+14"
     objective_class: str
@@ -170,10 +170,10 @@ class _Lighting:
     offset: float  # grey levels
     gradient: float  # relative gain change across one face width, left to right
 
-    def apply(self, colour: np.ndarray, scene: OnsetScene, progress: float, face_width_px: float):
+    def apply(self, color: np.ndarray, scene: OnsetScene, progress: float, face_width_px: float):
         across = (scene.grid_u - scene.centre_uv[0]) / face_width_px
         gain = 1 + progress * ((self.gain - 1) + self.gradient * across)
-        return colour * gain[..., None] + progress * self.offset
+        return color * gain[..., None] + progress * self.offset
 
 
 def _expression_field(spec: SampleSpec, scene: OnsetScene, box: np.ndarray,
@@ -218,9 +218,9 @@ def render_sample(spec: SampleSpec, out_root: Path) -> str:
         hand = hand_over_mouth(scene, texture[int(t0) + 12, int(s0) - 25] * np.float32(1.04))
 
     clip_dir = out_root / spec.subject / spec.clip_folder
-    colour_dir = clip_dir / "color"
-    depth_dir = clip_dir if spec.depth_beside_colour else clip_dir / "depth"
-    colour_dir.mkdir(parents=True, exist_ok=True)
+    color_dir = clip_dir / "color"
+    depth_dir = clip_dir if spec.depth_beside_color else clip_dir / "depth"
+    color_dir.mkdir(parents=True, exist_ok=True)
     depth_dir.mkdir(parents=True, exist_ok=True)
     roi = (slice(scene.v0, scene.v1), slice(scene.u0, scene.u1))
     frames = list(range(spec.true_onset, spec.true_offset + 1))
@@ -234,27 +234,27 @@ def render_sample(spec: SampleSpec, out_root: Path) -> str:
         roi_u, roi_v = scene.roi_map(p_u, p_v)
         alpha = np.clip(cv2.remap(scene.head_mask, roi_u, roi_v, cv2.INTER_LINEAR)
                         + cv2.remap(scene.neck_mask, roi_u, roi_v, cv2.INTER_LINEAR), 0, 1)
-        colour = cv2.remap(texture, *scene.texture_map(p_u, p_v), cv2.INTER_CUBIC,
+        color = cv2.remap(texture, *scene.texture_map(p_u, p_v), cv2.INTER_CUBIC,
                            borderMode=cv2.BORDER_REFLECT)
-        colour = lighting.apply(colour, scene, progress, face_width_px)
+        color = lighting.apply(color, scene, progress, face_width_px)
         depth = np.where(alpha >= 0.5, depth, 0).astype(np.float32)
-        colour_bgr = alpha[..., None] * colour[..., ::-1] + (1 - alpha[..., None]) * background[roi]
+        color_bgr = alpha[..., None] * color[..., ::-1] + (1 - alpha[..., None]) * background[roi]
         if hand is not None:
-            hand_alpha, hand_colour, hand_depth = hand
-            colour_bgr = (hand_alpha[..., None] * hand_colour[..., ::-1]
-                          + (1 - hand_alpha[..., None]) * colour_bgr)
+            hand_alpha, hand_color, hand_depth = hand
+            color_bgr = (hand_alpha[..., None] * hand_color[..., ::-1]
+                          + (1 - hand_alpha[..., None]) * color_bgr)
             depth = np.where(hand_alpha >= 0.5, hand_depth, depth)
         depth_u16 = sensor_depth(depth, rng)
         if frame in spec.skip_frames:
             continue
-        full_colour = background.copy()
-        full_colour[roi] = np.clip(np.rint(colour_bgr), 0, 255).astype(np.uint8)
+        full_color = background.copy()
+        full_color[roi] = np.clip(np.rint(color_bgr), 0, 255).astype(np.uint8)
         full_depth = np.zeros((HEIGHT, WIDTH), np.uint16)
         full_depth[roi] = depth_u16
-        jpeg = cv2.imencode(".jpg", full_colour, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY,
+        jpeg = cv2.imencode(".jpg", full_color, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY,
                                                   cv2.IMWRITE_JPEG_OPTIMIZE, 1])[1]
         png = cv2.imencode(".png", full_depth, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])[1]
-        (colour_dir / f"{frame}.jpg").write_bytes(jpeg.tobytes())
+        (color_dir / f"{frame}.jpg").write_bytes(jpeg.tobytes())
         (depth_dir / f"{frame}.png").write_bytes(png.tobytes())
 
     _write_truth(spec, scene, box, displacement, rotvec, translation, centre, frames, weights,

@@ -131,8 +131,8 @@ def hand_over_mouth(scene: OnsetScene, skin_rgb: np.ndarray):
         bump = np.maximum(bump, np.clip(1 - dist / finger_mm, 0, 1) ** 0.5 * 0.6)
     alpha = np.clip(0.5 + inside_mm * scene.px_per_mm, 0, 1).astype(np.float32)
     shade = (0.72 + 0.28 * np.sqrt(bump))[..., None]
-    colour = (skin_rgb * shade).astype(np.float32)
+    color = (skin_rgb * shade).astype(np.float32)
     mouth_px = scene.to_px(mouth).astype(int)
     lips_depth = scene.depth_mm[mouth_px[1] - scene.v0, mouth_px[0] - scene.u0]
     depth = (lips_depth - 40.0 - 8.0 * np.sqrt(bump)).astype(np.float32)
-    return alpha, colour, depth
+    return alpha, color, depth

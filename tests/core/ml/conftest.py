@@ -73,12 +73,12 @@ def make_items(n_subjects=4, per_subject=6, n_points=32, seed=0, unlabelled=0,
             label = None if j >= per_subject else (
                 labels_for(s, j) if labels_for else classes[(s + j) % len(classes)])
             xyz = rng.uniform(-1, 1, size=(n_points, 3))
-            colours = rng.uniform(0, 0.1, size=(n_points, 3))
+            colors = rng.uniform(0, 0.1, size=(n_points, 3))
             if label is not None:
                 k = list(classes).index(label) if label in classes else 0
                 band = (xyz[:, 0] + 1) * 1.5 // 1 == k
-                colours[band, 0] += 0.8
-            feats = np.concatenate([xyz, colours], axis=1).astype(np.float32)
+                colors[band, 0] += 0.8
+            feats = np.concatenate([xyz, colors], axis=1).astype(np.float32)
             clip = "abcdefghijklm"[j % 13]
             items.append(TrainItem(f"{subject}/{clip}{j}", subject, clip, label, feats))
     return items

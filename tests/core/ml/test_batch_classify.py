@@ -49,7 +49,7 @@ def test_classify_all_equals_classifying_each_clip(demo_corpus, tmp_path, capsys
 def test_classify_all_reports_a_broken_clip_and_goes_on(demo_copy, tmp_path, capsys):
     samples = Dataset.open(demo_copy).samples
     broken = samples[1]
-    damage_frames(broken, colour=(broken.apex,))
+    damage_frames(broken, color=(broken.apex,))
     out = tmp_path / "all.csv"
     assert main(["classify", str(demo_copy), "--all", "--out", str(out), "--workers", "1"]) == 0
     captured = capsys.readouterr()
