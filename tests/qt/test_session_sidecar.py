@@ -93,4 +93,4 @@ def test_save_merges_another_editors_other_rows(qtbot, demo_copy, tmp_path):
     assert edits == {key: {"notes": "ours"}, other_key: {"notes": "theirs"}}
     assert session.edit_of(other_key).notes == "theirs"
     qtbot.waitUntil(lambda: next(s for s in window.state.dataset.samples
-                                 if s.key == other_key).notes == "theirs", timeout=10_000)
+                                 if s.key == other_key).notes == "theirs", timeout=60_000)
