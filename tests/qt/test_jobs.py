@@ -164,3 +164,28 @@ def test_a_running_job_does_not_repaint_the_status_bar_while_nothing_changes(qtb
     assert paints.count <= 2, f"the progress bar was painted {paints.count} times in 0.6 s"
     qtbot.waitUntil(lambda: not jobs.busy, timeout=5000)
     assert not status.isVisible()
+
+
+def test_a_job_outliving_its_window_ends_quietly(qtbot):
+    # the window (the runner's parent) is deleted while its job still yields and returns:
+    # the late signals must not raise in the event loop (pytest-qt fails the test if so)
+    owner = QtCore.QObject()
+    jobs = JobRunner(owner)
+    go, yielded = threading.Event(), threading.Event()
+
+    def job():
+        yield Progress(0, 2, "started")
+        go.wait(10)
+        yield Progress(1, 2, "late", result="late result")
+        yielded.set()
+        return
+
+    jobs.start("slow", job())
+    qtbot.waitUntil(lambda: jobs.label("slow") == "slow", timeout=5000)
+    import shiboken6
+
+    shiboken6.delete(owner)  # the runner goes with it
+    assert not shiboken6.isValid(jobs)
+    go.set()
+    assert yielded.wait(10)
+    qtbot.wait(300)  # the queued yield and return reach the deleted runner's callbacks

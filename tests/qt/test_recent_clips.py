@@ -101,7 +101,8 @@ def test_a_lane_in_order_and_a_bug_in_it_reaches_the_user(qtbot):
     for item in ("a", "b", "bad", "c"):
         lane.put(item)
     qtbot.waitUntil(lambda: bool(failed), timeout=5000)
-    assert done == ["a", "b"] and "boom in a lane" in failed[0][1]
+    # in order up to the bug ("c" may already be done when the message arrives)
+    assert done[:2] == ["a", "b"] and "boom in a lane" in failed[0][1]
     lane.put("d")  # the lane goes on after a failure
     qtbot.waitUntil(lambda: done == ["a", "b", "c", "d"] and lane.idle, timeout=5000)
     jobs.cancel_all()

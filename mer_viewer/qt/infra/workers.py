@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6 import QtCore
 from superqt.utils import GeneratorWorker
 
@@ -168,7 +169,10 @@ class JobRunner(QtCore.QObject):
 
     # --- worker callbacks (GUI thread) -------------------------------------------------------
     def _current(self, name: str, running: _Running) -> bool:
-        return self._jobs.get(name) is running and not running.cancelled
+        # a worker's signal may arrive after the runner's window was deleted (closed while
+        # the job unwound): nothing to tell then, and emitting would raise
+        return (shiboken6.isValid(self) and self._jobs.get(name) is running
+                and not running.cancelled)
 
     def _on_yield(self, name: str, running: _Running, record: object) -> None:
         if not self._current(name, running) or not isinstance(record, Progress):
@@ -201,7 +205,7 @@ class JobRunner(QtCore.QObject):
         self._after_change()
 
     def _on_abort(self, name: str, running: _Running) -> None:
-        if self._jobs.get(name) is running:  # aborted from outside cancel(): treat as cancel
+        if shiboken6.isValid(self) and self._jobs.get(name) is running:  # aborted from outside cancel(): treat as cancel
             del self._jobs[name]
             if not running.background:
                 self.cancelled.emit(name)
