@@ -68,6 +68,15 @@ def label_for(emotion: str | None, objective: str | None, task: Task) -> str | N
     raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
 
 
+def as_task(name: object) -> Task:
+    """``name`` (``3``, ``"3"``, ``"objective"``) as a Task; ValueError naming the tasks if it
+    is none (a checked config's ``classes`` always is one)."""
+    for task in TASKS:
+        if task == str(name):
+            return task
+    raise ValueError(f"unknown task {name!r}; expected one of {TASKS}")
+
+
 def class_names(task: Task) -> tuple[str, ...]:
     """The ordered class names of a task."""
     return {"7": EMOTIONS_7, "4": CLASSES_4, "3": CLASSES_3, "objective": OBJECTIVE_CLASSES}[task]
