@@ -8,10 +8,11 @@ import json
 import os
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, TypeVar
 
 import numpy as np
 
@@ -35,6 +36,8 @@ _ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "
 _PAIR_ARRAYS = ("onset_rgb", "apex_rgb", "onset_depth_mm", "apex_depth_mm")
 #: What a damaged or foreign cache file raises in ``np.load``: the entry is then recomputed.
 _UNREADABLE = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
+
+T = TypeVar("T")
 
 
 def source_signature(sample: Sample) -> list:
@@ -178,7 +181,7 @@ def load_flow(path: Path) -> FlowField | None:
 _warned: set[str] = set()
 
 
-def _try_store(save, value, path: Path) -> str:
+def _try_store(save: Callable[[T, Path], None], value: T, path: Path) -> str:
     """Cache ``value``; "" when stored, else why not (``<folder>: cache not written (...)``).
 
     A read-only or full cache, or a cache path through a file, only costs time later.
@@ -196,6 +199,14 @@ def warn_cache_problem(problem: str) -> None:
     if problem and problem not in _warned:
         _warned.add(problem)
         warnings.warn(problem, CacheWarning, stacklevel=3)
+
+
+class CachedProducts(TypedDict, total=False):
+    """What the disk cache holds of one clip (see :meth:`ClipProducts.cached`)."""
+
+    cloud: MotionCloud
+    pair: AlignedPair
+    flow: FlowField
 
 
 class ClipProducts:
@@ -218,12 +229,13 @@ class ClipProducts:
         self.sample, self.params, self.use_cache, self.warn = sample, params, use_cache, warn
         self.files = clip_files(sample, params, root)
         self.cache_error = ""
-        self._pair, self._cloud = pair, None
+        self._pair: AlignedPair | None = pair
+        self._cloud: MotionCloud | None = None
         self._flows: dict[str, FlowField] = {}
         self._looked: set[str] = set()  # what the cache was asked for already
 
     # --- from the cache only (None when absent, unreadable, or the cache is off) --------------
-    def _lookup(self, what: str, load):
+    def _lookup(self, what: str, load: Callable[[], T | None]) -> T | None:
         if what in self._looked or not self.use_cache:
             return None
         self._looked.add(what)
@@ -246,28 +258,36 @@ class ClipProducts:
                 self._flows[method] = flow
         return self._flows.get(method)
 
-    def cached(self, flow_method: FlowMethod | None = None) -> dict:
+    def cached(self, flow_method: FlowMethod | None = None) -> CachedProducts:
         """What the cache holds: ``{"cloud", "pair", "flow"}``, those found (the flow by
         ``flow_method`` is looked up only with a pair, which it belongs to)."""
-        found = {"cloud": self.cached_cloud(), "pair": self.cached_pair()}
-        if found["pair"] is not None and flow_method is not None:
-            found["flow"] = self.cached_flow(flow_method)
-        return {k: v for k, v in found.items() if v is not None}
+        found: CachedProducts = {}
+        cloud, pair = self.cached_cloud(), self.cached_pair()
+        if cloud is not None:
+            found["cloud"] = cloud
+        if pair is not None:
+            found["pair"] = pair
+            flow = self.cached_flow(flow_method) if flow_method is not None else None
+            if flow is not None:
+                found["flow"] = flow
+        return found
 
     # --- read-through ---------------------------------------------------------------------------
     def pair(self) -> AlignedPair:
         """The aligned pair (face, landmarks, alignment, onset/apex crops)."""
-        if self.cached_pair() is None:
-            self._pair = align_pair(self.sample, self.params)
-            self._store(save_pair, self._pair, self.files.pair)
-        return self._pair
+        pair = self.cached_pair()
+        if pair is None:
+            pair = self._pair = align_pair(self.sample, self.params)
+            self._store(save_pair, pair, self.files.pair)
+        return pair
 
     def cloud(self) -> MotionCloud:
         """The unsampled motion cloud (made from the pair, which is stored with it)."""
-        if self.cached_cloud() is None:
-            self._cloud = cloud_from_pair(self.pair(), self.params, sampling=None)
-            self._store(save_cloud, self._cloud, self.files.cloud)
-        return self._cloud
+        cloud = self.cached_cloud()
+        if cloud is None:
+            cloud = self._cloud = cloud_from_pair(self.pair(), self.params, sampling=None)
+            self._store(save_cloud, cloud, self.files.cloud)
+        return cloud
 
     def flow(self, method: FlowMethod) -> FlowField:
         """The optical flow of the pair by ``method``."""
@@ -276,7 +296,7 @@ class ClipProducts:
             self._store(save_flow, self._flows[method], self.files.flow(method))
         return self._flows[method]
 
-    def _store(self, save, value, path: Path) -> None:
+    def _store(self, save: Callable[[T, Path], None], value: T, path: Path) -> None:
         if not self.use_cache:
             return
         problem = _try_store(save, value, path)
@@ -335,16 +355,16 @@ def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
     try:
         clip = ClipProducts(sample, params, root, warn=False)  # the caller warns, once
         found = clip.cached()
-        need_flow = flow is not None and clip.cached_flow(flow) is None
-        if len(found) == 2 and not need_flow:
+        missing_flow = flow if flow is not None and clip.cached_flow(flow) is None else None
+        if len(found) == 2 and missing_flow is None:
             return PreprocessOutcome(sample.id, True, cached=True)
         clip.pair()
         clip.cloud()
     except (MerError, ValueError, OSError) as exc:
         return PreprocessOutcome(sample.id, False, error=_first_line(exc))
-    if need_flow:
+    if missing_flow is not None:
         try:
-            clip.flow(flow)
+            clip.flow(missing_flow)
         except Exception as exc:  # noqa: BLE001 - OpenCV errors too; the cloud is still good
             return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc),
                                      cache_error=clip.cache_error)
