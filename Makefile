@@ -17,10 +17,12 @@ run: install
 test: install-test lint
 	$(PY) -m pytest
 
-## lint: ruff and the layering contracts of pyproject.toml (core never imports Qt or the CLI)
+## lint: ruff, the layering contracts of pyproject.toml (core never imports Qt or the CLI)
+## and mypy on mer_viewer/core (settings: [tool.mypy] in pyproject.toml)
 lint: install-test
 	$(VENV)/bin/ruff check mer_viewer tests packaging
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy mer_viewer/core
 
 ## bench: run the benchmarks (prints tables; not part of the test suite)
 bench: install-test

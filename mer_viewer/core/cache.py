@@ -1,26 +1,36 @@
-"""Per clip and parameter hash: the motion cloud, the aligned pair and the optical flow are
-cached on disk (what the 3D and 2D views need); ``preprocess`` fills the cache in parallel."""
+"""A clip's products read through the disk cache, and ``preprocess``, which fills it in parallel.
+
+Per clip and parameter hash the motion cloud, the aligned pair and the optical flows are
+cached (what the 3D and 2D views need): :class:`ClipProducts` is the one place that
+decides "load, else compute and store". Where the files are and how they are written:
+:mod:`.cache_files` (its names are importable from here too).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, TypeVar
 
-import numpy as np
-
-from .atomic import atomic_path
+from .cache_files import (
+    ClipFiles,
+    cache_file,
+    clip_files,
+    load_cloud,
+    load_flow,
+    load_pair,
+    save_cloud,
+    save_flow,
+    save_pair,
+    source_signature,
+)
 from .dataset import Sample
-from .errors import CacheWarning, FrameError, MerError, write_reason
-from .face import Alignment, Box
+from .errors import CacheWarning, MerError, write_reason
 from .flow import FlowField, FlowMethod, pair_flow
-from .paths import cache_dir
 from .pipeline import (
     AlignedPair,
     CloudParams,
@@ -31,154 +41,20 @@ from .pipeline import (
 )
 from .progress import Progress
 
-_ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "centre")
-_PAIR_ARRAYS = ("onset_rgb", "apex_rgb", "onset_depth_mm", "apex_depth_mm")
-#: What a damaged or foreign cache file raises in ``np.load``: the entry is then recomputed.
-_UNREADABLE = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
+__all__ = [
+    "CachedProducts", "ClipFiles", "ClipProducts", "PreprocessOutcome", "cache_file",
+    "cached_cloud", "cached_flow", "cached_pair", "clip_files", "load_cloud", "load_flow",
+    "load_pair", "preprocess", "save_cloud", "save_flow", "save_pair", "source_signature",
+    "warn_cache_problem",
+]
 
-
-def source_signature(sample: Sample) -> list:
-    """Path, size and modification time of the four frame files a cloud is made from."""
-    frames = sample.frames
-    paths = [("colour", frames.color_path(sample.onset)), ("colour", frames.color_path(sample.apex)),
-             ("depth", frames.depth_path(sample.onset)), ("depth", frames.depth_path(sample.apex))]
-    out = []
-    for kind, path in paths:
-        try:
-            stat = path.stat()
-        except OSError:
-            raise FrameError(path, f"{kind} frame file does not exist") from None
-        out.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-    return out
-
-
-@dataclass(frozen=True)
-class ClipFiles:
-    """The cache files of one clip for one parameter set (the sources are looked at once).
-
-    All share one stem, so the same parameters (their hash includes the pipeline
-    version), onset, apex and frame files (path, size, mtime) decide all of them.
-    """
-
-    stem: Path
-
-    @property
-    def cloud(self) -> Path:
-        return self.stem.with_name(self.stem.name + ".npz")
-
-    @property
-    def pair(self) -> Path:
-        return self.stem.with_name(self.stem.name + ".pair.npz")
-
-    def flow(self, method: FlowMethod) -> Path:
-        return self.stem.with_name(f"{self.stem.name}.flow-{method}.npz")
-
-
-def clip_files(sample: Sample, params: CloudParams, root: Path | None = None) -> ClipFiles:
-    """Where the cloud, pair and flows of ``sample`` for ``params`` are cached."""
-    signature = json.dumps([params.key(), sample.onset, sample.apex, source_signature(sample)])
-    digest = hashlib.sha1(signature.encode()).hexdigest()[:20]
-    safe_id = "".join(c if c.isalnum() or c in "._-" else "_" for c in sample.id)
-    return ClipFiles((root or cache_dir() / "clouds") / f"{safe_id}-{digest}")
-
-
-def cache_file(sample: Sample, params: CloudParams, root: Path | None = None) -> Path:
-    """Where the cloud of ``sample`` for ``params`` is cached; changes when sources change."""
-    return clip_files(sample, params, root).cloud
-
-
-def _meta(data: dict) -> np.ndarray:
-    return np.frombuffer(json.dumps(data).encode(), np.uint8)
-
-
-def _write_npz(path: Path, arrays: dict) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-
-
-def save_cloud(cloud: MotionCloud, path: Path) -> None:
-    """Write the sampling-independent part of a cloud atomically (temp file + rename)."""
-    arrays = {name: getattr(cloud, name) for name in _ARRAYS}
-    arrays["box"] = np.asarray(cloud.box, dtype=np.int64)
-    arrays["scale"] = np.float64(cloud.scale)
-    arrays["meta"] = _meta({"sample_id": cloud.sample_id, "provenance": cloud.provenance})
-    _write_npz(path, arrays)
-
-
-def load_cloud(path: Path) -> MotionCloud | None:
-    """A cached cloud (unsampled), or None when the file is absent or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _ARRAYS}
-            meta = json.loads(data["meta"].tobytes().decode())
-            box = Box(*(int(v) for v in data["box"]))
-            scale = float(data["scale"])
-    except _UNREADABLE:
-        return None
-    return MotionCloud(sample_id=meta["sample_id"], box=box, scale=scale,
-                       provenance=meta["provenance"], **arrays)
-
-
-def save_pair(pair: AlignedPair, path: Path) -> None:
-    """Write an aligned pair (face, landmarks, alignment, onset/apex crops) atomically."""
-    arrays = {name: getattr(pair, name) for name in _PAIR_ARRAYS}
-    arrays["box"] = np.asarray(pair.box, dtype=np.int64)
-    arrays["matrix"] = np.asarray(pair.alignment.matrix, dtype=np.float64)
-    if pair.landmarks is not None:
-        arrays["landmarks"] = pair.landmarks
-    alignment = {k: v for k, v in pair.alignment.as_dict().items() if k != "matrix"}
-    arrays["meta"] = _meta({"sample_id": pair.sample_id, "face_method": pair.face_method,
-                            "alignment": alignment, "frame_shape": list(pair.frame_shape),
-                            "timings_ms": pair.timings_ms})
-    _write_npz(path, arrays)
-
-
-def load_pair(path: Path) -> AlignedPair | None:
-    """A cached aligned pair, or None when the file is absent, unreadable or inconsistent."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _PAIR_ARRAYS}
-            meta = json.loads(data["meta"].tobytes().decode())
-            box = Box(*(int(v) for v in data["box"]))
-            matrix = data["matrix"]
-            landmarks = data["landmarks"] if "landmarks" in data.files else None
-        shape = (box.height, box.width)
-        if matrix.shape != (2, 3) or any(a.shape[:2] != shape for a in arrays.values()):
-            return None
-        matrix.setflags(write=False)
-        alignment = Alignment(matrix=matrix, **meta["alignment"])
-        return AlignedPair(sample_id=meta["sample_id"], box=box, landmarks=landmarks,
-                           face_method=meta["face_method"], alignment=alignment,
-                           frame_shape=tuple(meta["frame_shape"]),
-                           timings_ms=meta["timings_ms"], **arrays)
-    except _UNREADABLE:
-        return None
-
-
-def save_flow(flow: FlowField, path: Path) -> None:
-    """Write a flow field with its colour coding atomically."""
-    _write_npz(path, {"flow": flow.flow, "rgb": flow.rgb, "max_px": np.float64(flow.max_px),
-                      "meta": _meta({"method": flow.method})})
-
-
-def load_flow(path: Path) -> FlowField | None:
-    """A cached flow field, or None when the file is absent, unreadable or inconsistent."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            flow, rgb, top = data["flow"], data["rgb"], float(data["max_px"])
-            method = json.loads(data["meta"].tobytes().decode())["method"]
-    except _UNREADABLE:
-        return None
-    if flow.ndim != 3 or flow.shape[2] != 2 or rgb.shape != flow.shape[:2] + (3,):
-        return None
-    return FlowField(method, flow, rgb, top)
-
+T = TypeVar("T")
 
 #: Cache problems already warned about in this process (one warning per folder and reason).
 _warned: set[str] = set()
 
 
-def _try_store(save, value, path: Path) -> str:
+def _try_store(save: Callable[[T, Path], None], value: T, path: Path) -> str:
     """Cache ``value``; "" when stored, else why not (``<folder>: cache not written (...)``).
 
     A read-only or full cache, or a cache path through a file, only costs time later.
@@ -196,6 +72,14 @@ def warn_cache_problem(problem: str) -> None:
     if problem and problem not in _warned:
         _warned.add(problem)
         warnings.warn(problem, CacheWarning, stacklevel=3)
+
+
+class CachedProducts(TypedDict, total=False):
+    """What the disk cache holds of one clip (see :meth:`ClipProducts.cached`)."""
+
+    cloud: MotionCloud
+    pair: AlignedPair
+    flow: FlowField
 
 
 class ClipProducts:
@@ -218,12 +102,13 @@ class ClipProducts:
         self.sample, self.params, self.use_cache, self.warn = sample, params, use_cache, warn
         self.files = clip_files(sample, params, root)
         self.cache_error = ""
-        self._pair, self._cloud = pair, None
+        self._pair: AlignedPair | None = pair
+        self._cloud: MotionCloud | None = None
         self._flows: dict[str, FlowField] = {}
         self._looked: set[str] = set()  # what the cache was asked for already
 
     # --- from the cache only (None when absent, unreadable, or the cache is off) --------------
-    def _lookup(self, what: str, load):
+    def _lookup(self, what: str, load: Callable[[], T | None]) -> T | None:
         if what in self._looked or not self.use_cache:
             return None
         self._looked.add(what)
@@ -246,28 +131,36 @@ class ClipProducts:
                 self._flows[method] = flow
         return self._flows.get(method)
 
-    def cached(self, flow_method: FlowMethod | None = None) -> dict:
+    def cached(self, flow_method: FlowMethod | None = None) -> CachedProducts:
         """What the cache holds: ``{"cloud", "pair", "flow"}``, those found (the flow by
         ``flow_method`` is looked up only with a pair, which it belongs to)."""
-        found = {"cloud": self.cached_cloud(), "pair": self.cached_pair()}
-        if found["pair"] is not None and flow_method is not None:
-            found["flow"] = self.cached_flow(flow_method)
-        return {k: v for k, v in found.items() if v is not None}
+        found: CachedProducts = {}
+        cloud, pair = self.cached_cloud(), self.cached_pair()
+        if cloud is not None:
+            found["cloud"] = cloud
+        if pair is not None:
+            found["pair"] = pair
+            flow = self.cached_flow(flow_method) if flow_method is not None else None
+            if flow is not None:
+                found["flow"] = flow
+        return found
 
     # --- read-through ---------------------------------------------------------------------------
     def pair(self) -> AlignedPair:
         """The aligned pair (face, landmarks, alignment, onset/apex crops)."""
-        if self.cached_pair() is None:
-            self._pair = align_pair(self.sample, self.params)
-            self._store(save_pair, self._pair, self.files.pair)
-        return self._pair
+        pair = self.cached_pair()
+        if pair is None:
+            pair = self._pair = align_pair(self.sample, self.params)
+            self._store(save_pair, pair, self.files.pair)
+        return pair
 
     def cloud(self) -> MotionCloud:
         """The unsampled motion cloud (made from the pair, which is stored with it)."""
-        if self.cached_cloud() is None:
-            self._cloud = cloud_from_pair(self.pair(), self.params, sampling=None)
-            self._store(save_cloud, self._cloud, self.files.cloud)
-        return self._cloud
+        cloud = self.cached_cloud()
+        if cloud is None:
+            cloud = self._cloud = cloud_from_pair(self.pair(), self.params, sampling=None)
+            self._store(save_cloud, cloud, self.files.cloud)
+        return cloud
 
     def flow(self, method: FlowMethod) -> FlowField:
         """The optical flow of the pair by ``method``."""
@@ -276,7 +169,7 @@ class ClipProducts:
             self._store(save_flow, self._flows[method], self.files.flow(method))
         return self._flows[method]
 
-    def _store(self, save, value, path: Path) -> None:
+    def _store(self, save: Callable[[T, Path], None], value: T, path: Path) -> None:
         if not self.use_cache:
             return
         problem = _try_store(save, value, path)
@@ -335,16 +228,16 @@ def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
     try:
         clip = ClipProducts(sample, params, root, warn=False)  # the caller warns, once
         found = clip.cached()
-        need_flow = flow is not None and clip.cached_flow(flow) is None
-        if len(found) == 2 and not need_flow:
+        missing_flow = flow if flow is not None and clip.cached_flow(flow) is None else None
+        if len(found) == 2 and missing_flow is None:
             return PreprocessOutcome(sample.id, True, cached=True)
         clip.pair()
         clip.cloud()
     except (MerError, ValueError, OSError) as exc:
         return PreprocessOutcome(sample.id, False, error=_first_line(exc))
-    if need_flow:
+    if missing_flow is not None:
         try:
-            clip.flow(flow)
+            clip.flow(missing_flow)
         except Exception as exc:  # noqa: BLE001 - OpenCV errors too; the cloud is still good
             return PreprocessOutcome(sample.id, True, flow_error=_first_line(exc),
                                      cache_error=clip.cache_error)

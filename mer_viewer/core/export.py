@@ -19,14 +19,15 @@ def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     cloud.points = o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64))
     cloud.colors = o3d.utility.Vector3dVector(np.clip(np.asarray(colors, np.float64), 0, 1))
     with atomic_path(path) as tmp:
-        if not o3d.io.write_point_cloud(str(tmp), cloud, write_ascii=False):
+        if not o3d.io.write_point_cloud(tmp, cloud, write_ascii=False):
             raise MerError(f"{path}: Open3D could not write the PLY file")
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Arrays -> uncompressed npz, written atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        # numpy's stub reads **arrays as possibly holding its bool `allow_pickle` keyword
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
 def export_cloud(cloud: MotionCloud, path: Path) -> None:

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ STABLE_LANDMARKS = (36, 39, 42, 45, 27, 28, 29, 30)
 
 _PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 _models_lock = threading.Lock()
-_models_cache: tuple[object, object] | None = None
+_models_cache: tuple[Any, Any] | None = None  # dlib's detector and predictor (untyped)
 #: The helper process of ``warm_up`` (with the pid that started it: a forked child must not
 #: use its parent's) and the future that completes once it has loaded the models.
 _helper: tuple[int, ProcessPoolExecutor, Future] | None = None
@@ -100,7 +100,7 @@ def predictor_path() -> Path:
     return path
 
 
-def _models() -> tuple[object, object]:
+def _models() -> tuple[Any, Any]:
     """The HOG face detector and the shape predictor, loaded once per process."""
     global _models_cache
     with _models_lock:
@@ -252,8 +252,8 @@ def face_box_from_depth(depth_mm: np.ndarray, source: Path | str | None = None,
         raise FaceNotFoundError(source, "no valid depth to find a face in")
     nearest = float(np.percentile(depth[valid], 0.5))
     near = (valid & (depth <= nearest + relief_mm)).astype(np.uint8)
-    near = cv2.morphologyEx(near, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    opened = cv2.morphologyEx(near, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     if count < 2:
         raise FaceNotFoundError(source, "no near surface in the depth map")
     label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -329,8 +329,9 @@ def ecc_refine(onset_rgb: np.ndarray, apex_rgb: np.ndarray, init: np.ndarray, bo
     rot = init[:, :2]
     crop_init = np.hstack([rot, (init[:, 2] + rot @ origin - origin)[:, None]]).astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
-    score, warp = cv2.findTransformECC(template, moving, crop_init, cv2.MOTION_EUCLIDEAN,
-                                       criteria, None, blur_size)
+    # OpenCV's stub wants an array for inputMask when gaussFiltSize follows; None means no mask
+    score, warp = cv2.findTransformECC(template, moving, crop_init,  # type: ignore[call-overload]
+                                       cv2.MOTION_EUCLIDEAN, criteria, None, blur_size)
     warp = warp.astype(np.float64)
     full = np.hstack([warp[:, :2], (warp[:, 2] - warp[:, :2] @ origin + origin)[:, None]])
     return full, float(score)
@@ -359,15 +360,15 @@ def align(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_landmarks: np.ndarr
 
     if method == "none":
         return result(identity, "none", True)
-    if have_landmarks:
+    if onset_landmarks is not None and apex_landmarks is not None:
         similarity, start_method = landmark_similarity(onset_landmarks, apex_landmarks), "landmarks"
+        anchor = onset_landmarks[list(STABLE_LANDMARKS)].mean(axis=0)
     else:
         similarity, start_method = identity, "none"
+        anchor = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
     if method == "landmarks":
         reason = None if have_landmarks else "no landmarks (face found from depth)"
         return result(similarity, start_method, have_landmarks, reason=reason)
-    anchor = onset_landmarks[list(STABLE_LANDMARKS)].mean(axis=0) if have_landmarks else \
-        np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
     init = _to_euclidean(similarity, np.asarray(anchor, dtype=np.float64))
     try:
         refined, score = ecc_refine(onset_rgb, apex_rgb, init, box)

@@ -95,7 +95,7 @@ def _fits(value: Any, annotation: Any, where: str) -> bool:
         if bad:
             raise FieldTypeError(f"{where} has a key that is not text: {shown(bad[0])}")
         return True
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if not isinstance(value, Mapping):
             return False
         check_fields(annotation, value, where)
@@ -103,11 +103,12 @@ def _fits(value: Any, annotation: Any, where: str) -> bool:
     return True  # a type these files never hold: nothing to check
 
 
-def check_fields(cls: type, data: Mapping[str, Any], where: str, *,
-                 unknown: Literal["error", "ignore"] = "error") -> None:
+def check_fields(cls: type, data: object, where: str, *,
+                 unknown: Literal["error", "ignore"] = "error") -> Mapping[str, Any]:
     """Raise FieldTypeError naming the first field of ``data`` whose value does not have the
     type ``cls`` declares for it (nested dataclasses are checked field by field). Missing
-    fields are not an error (the dataclass's defaults apply); ``unknown`` fields are."""
+    fields are not an error (the dataclass's defaults apply); ``unknown`` fields are.
+    Returns ``data``, now known to be a mapping."""
     if not isinstance(data, Mapping):
         raise FieldTypeError(f"{where} must be a mapping, got {shown(data)}")
     hints = _hints(cls)
@@ -119,3 +120,4 @@ def check_fields(cls: type, data: Mapping[str, Any], where: str, *,
         if name in data and not _fits(data[name], hints[name], f"{where}.{name}"):
             raise FieldTypeError(f"{where}.{name} must be {_expected(hints[name])}, "
                                  f"got {shown(data[name])}")
+    return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -17,7 +17,7 @@ FLOW_METHODS: tuple[FlowMethod, ...] = ("tvl1", "dis", "farneback")
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 #: Farneback parameters (OpenCV tutorial values, one more level for ~300 px crops).
-FARNEBACK = dict(pyr_scale=0.5, levels=4, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
+FARNEBACK: dict[str, Any] = dict(pyr_scale=0.5, levels=4, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
                  flags=0)
 
 
@@ -60,10 +60,13 @@ def optical_flow(onset_rgb_crop: np.ndarray, apex_rgb_crop: np.ndarray,
         raise ValueError(f"crops differ in size: {onset.shape} vs {apex.shape}")
     if match_lighting:
         apex = match_brightness(onset, apex)
+    # OpenCV's stubs want an array for the output flow; None (allocate one) is what we mean
     if method == "tvl1":
-        flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(onset, apex, None)
+        flow = cv2.optflow.DualTVL1OpticalFlow.create().calc(  # type: ignore[call-overload]
+            onset, apex, None)
     elif method == "dis":
-        flow = cv2.DISOpticalFlow_create(DIS_PRESET).calc(onset, apex, None)
+        flow = cv2.DISOpticalFlow.create(DIS_PRESET).calc(  # type: ignore[call-overload]
+            onset, apex, None)
     else:
         flow = cv2.calcOpticalFlowFarneback(onset, apex, None, **FARNEBACK)
     return np.asarray(flow, dtype=np.float32)

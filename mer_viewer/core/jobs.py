@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import ClipProducts
 from .dataset import Dataset, Sample
@@ -20,9 +21,12 @@ from .geometry import display_points
 from .pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 from .progress import Progress
 
+if TYPE_CHECKING:  # the jobs import the ML modules when they run (torch is slow to load)
+    from .ml.items import ItemsResult
+
 # --- the current clip -----------------------------------------------------------------------
 
-def cloud_job(sample: Sample, params: CloudParams, flow_method: str = "tvl1",
+def cloud_job(sample: Sample, params: CloudParams, flow_method: FlowMethod = "tvl1",
               use_cache: bool = True,
               samplings: dict[str, SamplingParams] | None = None) -> Iterator[Progress]:
     """The current clip's cloud and aligned pair, from the disk cache when there, and the
@@ -154,7 +158,7 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
         pass
     freeze_heap()
 
-    built = None
+    built: ItemsResult | None = None
     for record in build_items(dataset, config.classes, preprocessing):
         if cancel.is_set():
             return
@@ -162,6 +166,7 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
             built = record.result
         else:
             yield Progress(record.step, record.total, record.message)
+    assert built is not None, "build_items ends with its ItemsResult"
     failed = f", {len(built.failed)} clips failed" if built.failed else ""
     yield Progress(0, 1, f"{len(built.items)} clips ready{failed}", ("items", built))
     yield from run_training(config, built.items, out, preprocessing=preprocessing.to_dict(),

@@ -54,7 +54,7 @@ def motion_vectors(onset: np.ndarray, apex: np.ndarray) -> tuple[np.ndarray, np.
     if onset.shape != apex.shape:
         raise ValueError(f"onset {onset.shape} and apex {apex.shape} differ in shape")
     delta = apex - onset
-    return delta, np.isfinite(delta).all(axis=1)
+    return delta, np.asarray(np.isfinite(delta).all(axis=1))
 
 
 def face_filter(points: np.ndarray, k: float = 1.5) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,19 @@ from typing import Literal, get_args
 import numpy as np
 
 SampleMethod = Literal["sort", "random", "fps"]
-SAMPLE_METHODS: tuple[str, ...] = get_args(SampleMethod)
+SAMPLE_METHODS: tuple[SampleMethod, ...] = get_args(SampleMethod)
 
 # Below this ratio M / N a full sort is as fast as partitioning first.
 _PARTITION_RATIO = 4
+
+
+def as_sample_method(name: str) -> SampleMethod:
+    """``name`` as a SampleMethod; ValueError naming the methods if it is none (a checked
+    config's ``sampling`` always is one)."""
+    for method in SAMPLE_METHODS:
+        if method == name:
+            return method
+    raise ValueError(f"unknown sampling {name!r}; expected one of {SAMPLE_METHODS}")
 
 
 @dataclass(frozen=True, eq=False)

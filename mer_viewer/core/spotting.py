@@ -188,7 +188,7 @@ def _fast_color_warp(rgb: np.ndarray, alignment, box) -> np.ndarray:
 
 
 def frame_motion(pair, params: CloudParams = CloudParams(),
-                 stride: int = None) -> tuple[np.ndarray, np.ndarray]:
+                 stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """‖ΔP‖ of an aligned pair by the cloud's steps 2–5 (back-projection, face filter, global
     offset, spikes) on every ``stride``-th pixel of each axis: ((K,) m, (h', w') bool kept).
 

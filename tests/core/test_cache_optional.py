@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mer_viewer.cli import main
-from mer_viewer.core import cache
+from mer_viewer.core import cache, cache_files
 from mer_viewer.core.cache import cached_cloud, cached_flow, cached_pair
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.errors import CacheWarning
@@ -31,12 +31,12 @@ def _break_cache(how: str, tmp_path, monkeypatch):
             raise OSError(errno.EROFS, "Read-only file system", str(path))
             yield  # pragma: no cover
 
-        monkeypatch.setattr(cache, "atomic_path", refuse)
+        monkeypatch.setattr(cache_files, "atomic_path", refuse)
     elif how == "full":
         def full(path, arrays):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(cache, "_write_npz", full)
+        monkeypatch.setattr(cache_files, "_write_npz", full)
     else:
         raise AssertionError(how)
     return root

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mer_viewer.core import cache
+from mer_viewer.core import cache, cache_files
 from mer_viewer.core.cache import ClipProducts, cached_cloud, cached_pair
 from mer_viewer.core.dataset import Dataset
 from mer_viewer.core.flow import pair_flow
@@ -117,7 +117,7 @@ def test_viewer_jobs_with_a_cache_that_cannot_be_written(sample, reference, tmp_
     """The 3D panel's cloud job and the flow view's job: results of a working cache, one
     warning; reading ahead finds nothing and computes nothing."""
     root = _break_cache(how, tmp_path, monkeypatch)
-    monkeypatch.setattr(cache, "cache_dir", lambda: root.parent)
+    monkeypatch.setattr(cache_files, "cache_dir", lambda: root.parent)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = dict(r.result for r in cloud_job(sample, CloudParams(), "dis")

@@ -223,7 +223,10 @@ class Dataset:
         for row in rows:
             result = _sample_from_row(row, kind, layout, excluded, sheet_path.name, edits,
                                       exceptions)
-            (samples if isinstance(result, Sample) else skipped).append(result)
+            if isinstance(result, Sample):
+                samples.append(result)
+            else:
+                skipped.append(result)
         _check_duplicates(samples, skipped)
         return cls(root, sheet_path, samples, skipped, kind, layout.kinds, edits,
                    [*layout.warnings, *exceptions.warnings], layout, exceptions)

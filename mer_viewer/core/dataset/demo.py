@@ -35,7 +35,7 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -104,7 +104,8 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _render_all(specs: list[SampleSpec], staging: Path, workers: int) -> Iterator[str]:
+def _render_all(specs: list[SampleSpec], staging: Path, workers: int
+                ) -> Generator[str, None, None]:
     """Render every spec; yield each one's label as it finishes (order varies, bytes don't)."""
     if workers == 1:
         set_texture(load_texture())
@@ -159,7 +160,7 @@ def _write_sheet(specs: list[SampleSpec], path: Path) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.worksheets[0]  # a new workbook holds one sheet, the active one
     sheet.title = "label"
     sheet.append(list(SHEET_COLUMNS))
     for s in specs:

@@ -116,6 +116,8 @@ def head_motion_progress(frame: int, onset: int, apex: int) -> float:
 
 @lru_cache(maxsize=4)
 def _texture_for(look: SubjectLook) -> np.ndarray:
+    if _texture_rgb is None:
+        raise RuntimeError("no face texture in this process: call set_texture or init_worker")
     return demo_head.subject_texture(_texture_rgb, look)
 
 
@@ -184,7 +186,7 @@ def _expression_field(spec: SampleSpec, scene: OnsetScene, box: np.ndarray,
         side_gain[rng.integers(2)] = rng.uniform(0.5, 0.8)
     gain = spec.look.expressiveness * rng.uniform(0.8, 1.2)
     field = au_displacement_mm(spec.au, scene.geo.landmarks_mm, scene.x_mm, scene.y_mm,
-                               gain, tuple(side_gain))
+                               gain, (side_gain[0], side_gain[1]))
     field *= box_window(scene, box)[..., None]
     peak = float(np.linalg.norm(field, axis=-1).max())
     if peak > 0 and spec.sheet == "mae":  # macro-expressions: the same AUs, 2–6 mm

@@ -76,11 +76,11 @@ class OnsetScene:
     def to_mm(self, u: np.ndarray, v: np.ndarray):
         return ((u - self.centre_uv[0]) / self.px_per_mm, (v - self.centre_uv[1]) / self.px_per_mm)
 
-    def roi_map(self, u: np.ndarray, v: np.ndarray):
+    def roi_map(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Full-frame pixel coordinates -> cv2.remap maps into the ROI arrays."""
         return (u - self.u0).astype(np.float32), (v - self.v0).astype(np.float32)
 
-    def texture_map(self, u: np.ndarray, v: np.ndarray):
+    def texture_map(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Full-frame pixel coordinates -> cv2.remap maps into the subject texture."""
         x_mm, y_mm = self.to_mm(u, v)
         (s0, t0), (mx, my) = self.geo.face_centre_texture, self.geo.mm_per_texture_px

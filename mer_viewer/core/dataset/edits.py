@@ -82,13 +82,13 @@ class SampleEdit:
     def from_json(cls, data: object, where: str) -> SampleEdit:
         """An edit from its JSON object; FieldTypeError naming ``where.<field>`` for an unknown
         field or a value of the wrong type (``"false"`` is not false) or range."""
-        check_fields(cls, data, where)
+        checked = check_fields(cls, data, where)
         for name in ("onset", "apex", "offset"):
-            value = data.get(name)
+            value = checked.get(name)
             if value is not None and not 0 <= value <= MAX_FRAME:
                 raise FieldTypeError(f"{where}.{name} must be a frame number from 0 to "
                                      f"{MAX_FRAME}, got {shown(value)}")
-        return cls(**data)
+        return cls(**checked)
 
 
 def row_key(subject: str, clip: str, onset: object, kind: str = "me") -> str:
@@ -301,7 +301,8 @@ class EditStore:
         for _ in range(_SAVE_ATTEMPTS):
             raw = _read(self.path)
             digest = _digest(raw)
-            edits, merged_keys = self._edits, ()
+            edits = self._edits
+            merged_keys: tuple[str, ...] = ()
             if digest != self._base_digest:
                 theirs = parse_sidecar(raw, self.path) if raw is not None else {}
                 edits, conflicts = merge_edits(self._base, self._edits, theirs)

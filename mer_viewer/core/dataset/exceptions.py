@@ -108,7 +108,7 @@ def parse_damaged(path: Path, problems: list[str]) -> dict[FrameKey, str]:
             continue
         match = _PATH_LINE.search(line.strip())
         if match:
-            out[frame_key(*match.groups()[:2], int(match.group(3)))] = "damaged"
+            out[frame_key(match.group(1), match.group(2), int(match.group(3)))] = "damaged"
             continue
         problems.append(f"{path}:{line_no}: not a damaged-frame line (expected like "
                         f"'spNO.3 J 498.jpg  the image cannot open'): {line.strip()[:60]!r}")

@@ -54,7 +54,9 @@ def normalise_objective(raw: object) -> str | None:
 
 def label_for(emotion: str | None, objective: str | None, task: Task) -> str | None:
     """Class name of a sample for ``task``; None when the sample is not part of that task."""
-    if emotion is None and task != "objective":
+    if task == "objective":
+        return objective
+    if emotion is None:
         return None
     if task == "7":
         return emotion
@@ -63,9 +65,16 @@ def label_for(emotion: str | None, objective: str | None, task: Task) -> str | N
     if task == "3":
         four = _TO_4[emotion]
         return None if four == "others" else four
-    if task == "objective":
-        return objective
     raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+
+
+def as_task(name: object) -> Task:
+    """``name`` (``3``, ``"3"``, ``"objective"``) as a Task; ValueError naming the tasks if it
+    is none (a checked config's ``classes`` always is one)."""
+    for task in TASKS:
+        if task == str(name):
+            return task
+    raise ValueError(f"unknown task {name!r}; expected one of {TASKS}")
 
 
 def class_names(task: Task) -> tuple[str, ...]:

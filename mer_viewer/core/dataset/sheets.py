@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +31,7 @@ class SheetSpec:
     optional: tuple[str, ...] = ()
 
 
-_ME_COLUMNS = {
+_ME_COLUMNS: dict[str, tuple[str, ...]] = {
     "subject": ("subject",),
     "clip": ("filename",),
     "onset": ("onset",),
@@ -134,7 +135,7 @@ def read_sheet(path: Path, kind: SheetKind = "me") -> list[SheetRow]:
     table = by_name.get(spec.preferred_sheet, next(iter(book.values())))
 
     header = {normalise_header(c): c for c in table.columns}
-    mapping: dict[str, object] = {}
+    mapping: dict[str, Hashable] = {}  # canonical column -> the sheet's column label
     missing = []
     for canonical, aliases in spec.columns.items():
         column = next((header[a] for a in aliases if a in header), None)
@@ -150,7 +151,7 @@ def read_sheet(path: Path, kind: SheetKind = "me") -> list[SheetRow]:
         )
     rows = []
     for index, record in enumerate(table.itertuples(index=False, name=None)):
-        cells = dict(zip(table.columns, record))
+        cells: dict[Hashable, object] = dict(zip(table.columns, record))
         values = {canonical: _clean(cells[column]) for canonical, column in mapping.items()}
         if all(v is None for v in values.values()):
             continue  # trailing empty rows

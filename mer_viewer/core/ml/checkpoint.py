@@ -118,7 +118,8 @@ def weights_digest(state: Mapping[str, Any]) -> str:
         if isinstance(value, torch.Tensor):
             t = value.detach().cpu().contiguous()
             digest.update(f"{t.dtype}{tuple(t.shape)}\0".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy())
+            # an ndarray is a buffer; numpy declares __buffer__ only for Python >= 3.12
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())  # type: ignore[arg-type]
         else:  # e.g. a module's _extra_state
             digest.update(f"{type(value).__name__}:{value!r}\0".encode())
     return digest.hexdigest()

@@ -64,7 +64,7 @@ def check_metadata(data: Mapping[str, Any]) -> str | None:
 def check_config(config: Mapping[str, Any], names: list[str]) -> str | None:
     """``config``: TrainConfig's fields with their types and ranges (keys it does not know are
     kept: they come from other versions); the class names are classes of its task."""
-    from mer_viewer.core.dataset.labels import class_names
+    from mer_viewer.core.dataset.labels import as_task, class_names
     from mer_viewer.core.ml.config import TrainConfig
 
     try:
@@ -74,7 +74,7 @@ def check_config(config: Mapping[str, Any], names: list[str]) -> str | None:
         return str(exc)
     except MerError as exc:
         return f"config: {exc}"
-    task = str(config.get("classes", "3"))
+    task = as_task(config.get("classes", "3"))  # from_dict checked it is one
     foreign = [c for c in names if c not in class_names(task)]
     if foreign:
         return f"class_names {', '.join(foreign)} are not classes of the {task}-class task (config)"

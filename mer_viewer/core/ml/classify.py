@@ -10,6 +10,7 @@ import numpy as np
 
 from ..cache import cached_cloud
 from ..dataset import Sample
+from ..dataset.labels import Task, as_task
 from ..errors import CheckpointError, PipelineError
 from .items import Preprocessing
 
@@ -69,8 +70,8 @@ def load_for_inference(path: Path | None = None):
     return _loaded(str(path), mtime)
 
 
-def task_of(checkpoint) -> str:
-    return str(checkpoint.config.get("classes", "3"))
+def task_of(checkpoint) -> Task:
+    return as_task(checkpoint.config.get("classes", "3"))  # load_checkpoint checked it
 
 
 def classify(sample: Sample, checkpoint_path: Path | None = None,

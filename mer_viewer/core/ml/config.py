@@ -181,7 +181,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; keys that are not fields (e.g. ``preprocessing``) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -339,9 +339,10 @@ def sampling_for(config: TrainConfig, values: Mapping[str, Any]) -> SamplingPara
     """How the clips are sampled for ``config``: its N, method and seed, ``rank`` of
     ``values`` (default ``color_l2``)."""
     from mer_viewer.core.pipeline import SamplingParams
+    from mer_viewer.core.sampling import as_sample_method
 
-    return SamplingParams(config.points, config.sampling, values.get("rank") or "color_l2",
-                          config.seed)
+    return SamplingParams(config.points, as_sample_method(config.sampling),
+                          values.get("rank") or "color_l2", config.seed)
 
 
 def resolve_device(name: str = "auto"):

@@ -66,10 +66,11 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Stac
     order: a class with no sample at all would only add a 0 to every mean.
     """
     kept = [it for it in items if it.label is not None]
+    labels = [it.label for it in items if it.label is not None]
     dropped = len(items) - len(kept)
     if not kept:
         raise MerError(f"no sample has a label for this task ({dropped} dropped)")
-    unknown = sorted({it.label for it in kept} - set(task_classes))
+    unknown = sorted(set(labels) - set(task_classes))
     if unknown:
         raise MerError(f"labels {unknown} are not classes of the task {list(task_classes)}")
     ids = [it.sample_id for it in kept]
@@ -86,7 +87,7 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Stac
     if not np.isfinite(x).all():
         bad = [kept[i].sample_id for i in np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))]
         raise MerError(f"non-finite features in {bad[:5]}")
-    present = {it.label for it in kept}
+    present = set(labels)
     classes = tuple(c for c in task_classes if c in present)
     if len(classes) < 2:
         raise MerError(f"every labelled sample is {classes[0]}: a classifier needs at least "
@@ -94,7 +95,7 @@ def stack_items(items: Sequence[TrainItem], task_classes: Sequence[str]) -> Stac
     index = {c: i for i, c in enumerate(classes)}
     return StackedItems(
         x=x,
-        y=np.array([index[it.label] for it in kept], dtype=np.int64),
+        y=np.array([index[label] for label in labels], dtype=np.int64),
         subjects=np.array([it.subject for it in kept], dtype=object),
         clips=np.array([it.clip for it in kept], dtype=object),
         sample_ids=np.array(ids, dtype=object),

@@ -14,8 +14,9 @@ from ..dataset import Dataset
 from ..dataset.labels import Task
 from ..pipeline import CloudParams, SamplingParams
 from ..progress import Progress
+from ..sampling import SampleMethod
 from .config import TrainConfig
-from .items import Preprocessing, build_items
+from .items import ItemsResult, Preprocessing, build_items
 from .train import run_training
 
 
@@ -24,7 +25,7 @@ class Setting:
     """One row of the ablation table."""
 
     model: str = "pointnet2"
-    sampling: str = "sort"
+    sampling: SampleMethod = "sort"
     points: int = 2048
 
     @property
@@ -69,9 +70,10 @@ def run_experiment(dataset: Dataset, out: Path, settings: Sequence[Setting] = PA
         for seed in seeds:
             sampling = SamplingParams(setting.points, setting.sampling, seed=seed)
             preprocessing = Preprocessing(cloud, sampling)
-            built = None
+            built: ItemsResult | None = None
             for record in build_items(dataset, task, preprocessing, workers):
                 built = record.result
+            assert built is not None, "build_items ends with its ItemsResult"
             config = replace(base, model=setting.model, classes=task, protocol="loso",
                              points=setting.points, sampling=setting.sampling, seed=seed)
             run_dir = out / setting.name / f"seed{seed}"

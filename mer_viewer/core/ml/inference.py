@@ -75,14 +75,14 @@ def predict(model_or_checkpoint, features: np.ndarray, *, device: Any = "cpu",
             # the mirror images in the same forward pass (eval mode: each cloud's output
             # is its own): ~20 % faster than a second pass for one clip on a CPU
             both = np.concatenate([chunk, mirrored(chunk)]) if mirror else chunk
-            probs = torch.softmax(model(torch.from_numpy(both).to(dev)).float(), dim=1)
+            chunk_probs = torch.softmax(model(torch.from_numpy(both).to(dev)).float(), dim=1)
             if mirror:
-                probs = (probs[:len(chunk)] + probs[len(chunk):]) / 2
-            out.append(probs.cpu().numpy())
+                chunk_probs = (chunk_probs[:len(chunk)] + chunk_probs[len(chunk):]) / 2
+            out.append(chunk_probs.cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)
-    broken = ~np.isfinite(probs).all(axis=1)
+    broken = ~np.asarray(np.isfinite(probs).all(axis=1))
     if broken.any():
-        bad_input = ~np.isfinite(x).all(axis=(1, 2))
+        bad_input = ~np.asarray(np.isfinite(x).all(axis=(1, 2)))
         why = "the input holds NaN or infinite values" if bad_input[broken].all() else \
             "the network's weights or the input are broken"
         raise PredictionError(f"the network gave non-finite probabilities for {int(broken.sum())} "

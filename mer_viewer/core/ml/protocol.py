@@ -91,13 +91,15 @@ def plan_folds(subjects: Iterable[str], protocol: str, seed: int, *,
     names = sorted(set(subjects), key=natural_key)
     if len(names) < 2:
         raise MerError(f"{protocol} needs samples of at least 2 subjects, got {len(names)}")
+    splits: list[tuple[tuple[str, ...], tuple[str, ...]]]
     if protocol == "loso":
         splits = [((s,), tuple(t for t in names if t != s)) for s in names]
     elif protocol == "holdout":
         n_test = min(len(names) - 1, max(1, round(holdout_fraction * len(names))))
         rng = np.random.default_rng(seed_for(seed, _HOLDOUT_STREAM))
-        test = set(names[i] for i in rng.choice(len(names), size=n_test, replace=False))
-        splits = [(tuple(s for s in names if s in test), tuple(s for s in names if s not in test))]
+        tested = set(names[i] for i in rng.choice(len(names), size=n_test, replace=False))
+        splits = [(tuple(s for s in names if s in tested),
+                   tuple(s for s in names if s not in tested))]
     else:
         raise MerError(f"unknown protocol {protocol!r}; expected loso, holdout or transfer")
     folds = []

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mer_viewer.core.atomic import legacy_temp, remove_stale_temps
-from mer_viewer.core.dataset.labels import class_names
+from mer_viewer.core.dataset.labels import as_task, class_names
 from mer_viewer.core.errors import MerError
 from mer_viewer.core.ml import report
 from mer_viewer.core.ml.checkpoint import build_network, load_checkpoint, save_checkpoint
@@ -195,7 +195,7 @@ def _plan_run(config: TrainConfig, items: Sequence[TrainItem], out: Path,
               cancel: Cancel | None) -> _Run:
     """Stack the items, plan the folds, pick the device; MerError when a fold cannot train."""
     keep_freed_memory()
-    data = stack_items(items, class_names(config.classes))
+    data = stack_items(items, class_names(as_task(config.classes)))
     folds = plan_folds(data.subjects, config.protocol, config.seed,
                        holdout_fraction=config.holdout_fraction, inner_val=config.inner_val,
                        sources=data.sources)

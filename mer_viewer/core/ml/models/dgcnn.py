@@ -40,22 +40,20 @@ class EdgeConv(nn.Module):
         self.in_channels = in_channels
 
     def forward(self, x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
-        batch_stats = uses_batch_stats(self.norm)
-        if batch_stats:
-            weight, bias = self.linear.weight, None
-        else:
-            weight, bias = folded(self.linear, self.norm)
+        # eval: BatchNorm folded into (weight, bias); training: batch statistics, no bias
+        fold = None if uses_batch_stats(self.norm) else folded(self.linear, self.norm)
+        weight = self.linear.weight if fold is None else fold[0]
         neighbour_part, centre_part = weight[:, :self.in_channels], weight[:, self.in_channels:]
         from_neighbour = F.linear(x, neighbour_part)
         from_centre = F.linear(x, centre_part - neighbour_part)
-        if not batch_stats:
+        if fold is not None:
             # Gather and pool a chunk of points at a time: bounded, recycled buffers.
             batch, count, k = neighbours.shape
             step = max(1, CHUNK_BYTES // (batch * k * from_neighbour.shape[-1]
                                           * from_neighbour.element_size()))
             pooled = torch.cat([index_points(from_neighbour, neighbours[:, lo:lo + step]).amax(2)
                                 for lo in range(0, count, step)], 1)
-            return activate(pooled.add_(from_centre).add_(bias), NEGATIVE_SLOPE)
+            return activate(pooled.add_(from_centre).add_(fold[1]), NEGATIVE_SLOPE)
         edges = index_points(from_neighbour, neighbours)  # (B, N, k, C_out)
         edges = edges.add_(from_centre.unsqueeze(2))
         shape = edges.shape

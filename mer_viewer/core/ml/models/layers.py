@@ -10,6 +10,7 @@ statistics by chunks of rows and recomputes them for backward.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,11 @@ from mer_viewer.core.ml.config import MOTION_ENCODINGS
 
 def folded(linear: nn.Linear, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``norm(linear(x))`` with running statistics: one affine map."""
-    scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
-    bias = -norm.running_mean if linear.bias is None else linear.bias - norm.running_mean
+    mean, var = norm.running_mean, norm.running_var
+    if mean is None or var is None:
+        raise ValueError("a BatchNorm without running statistics cannot be folded")
+    scale = norm.weight * torch.rsqrt(var + norm.eps)
+    bias = -mean if linear.bias is None else linear.bias - mean
     return linear.weight * scale.unsqueeze(1), bias * scale + norm.bias
 
 
@@ -58,10 +62,21 @@ class SharedMLP(nn.Module):
         self.negative_slope = negative_slope
         self.out_channels = widths[-1]
 
+    # nn.ModuleList is not generic: to a type checker its items are any Module
+    @property
+    def linear_layers(self) -> Sequence[nn.Linear]:
+        """``linears``, typed."""
+        return cast(Sequence[nn.Linear], self.linears)
+
+    @property
+    def norm_layers(self) -> Sequence[nn.BatchNorm1d]:
+        """``norms``, typed."""
+        return cast(Sequence[nn.BatchNorm1d], self.norms)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
-        for linear, norm in zip(self.linears, self.norms):
+        for linear, norm in zip(self.linear_layers, self.norm_layers):
             x = linear_bn_act(x, linear, norm, self.negative_slope)
         return x.reshape(*lead, x.shape[-1])
 
@@ -147,7 +162,8 @@ def grouped_batch_norm_mlp(per_point: torch.Tensor, minus_centre: torch.Tensor, 
     ``compute_dtype``: of the later layers' products (bfloat16 under autocast);
     the first layer's rows stay in ``per_point``'s dtype.
     """
-    params = [norm.weight for norm in norms] + [norm.bias for norm in norms]
+    params: list[torch.Tensor] = [norm.weight for norm in norms]
+    params += [norm.bias for norm in norms]
     params += [linear.weight for linear in linears] + [linear.bias for linear in linears]
     return _GroupedBatchNormMLP.apply(per_point, minus_centre, idx, list(norms),
                                       compute_dtype or per_point.dtype, *params)
@@ -168,7 +184,8 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                     # The row where BatchNorm → ReLU is largest: the max of z, or its min under γ < 0.
                     negative = gammas[i] < 0
                     mixed = bool(negative.any())
-                    best, best_row = [], []
+                    best_parts: list[torch.Tensor] = []
+                    best_row: list[torch.Tensor] = []
                 elif i > 0:
                     kept = level.empty(i)
                 moments = _Moments()
@@ -181,15 +198,16 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                             low, low_row = z.view(hi - lo, level.size, -1).min(1)
                             value = torch.where(negative, low, value)
                             row = torch.where(negative, low_row, row)
-                        best.append(value)
+                        best_parts.append(value)
                         best_row.append(row.to(torch.uint8 if level.size <= 256 else torch.long))
                     elif i > 0:
                         kept[lo * level.size:hi * level.size] = z
                 if 0 < i < depth:
                     level.kept[i] = kept
-                _update_running_stats(norms[i], moments.mean, moments.var(), moments.count)
-                level.set_norm(i, moments.mean, moments.var(), gammas[i], betas[i], norms[i].eps)
-            best = torch.cat(best).to(level.stat_dtype)
+                mean, var = moments.mean_var()
+                _update_running_stats(norms[i], mean, var, moments.count)
+                level.set_norm(i, mean, var, gammas[i], betas[i], norms[i].eps)
+            best = torch.cat(best_parts).to(level.stat_dtype)
             out = torch.addcmul(level.shifts[depth], best, level.scales[depth]).relu_()
             out = out.to(level.dtype(depth))
         ctx.level, ctx.best_row = level, torch.cat(best_row)
@@ -204,7 +222,8 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
         level = ctx.level
         depth = level.depth
         gammas = params[:depth + 1]
-        grad_gammas, grad_betas = [None] * (depth + 1), [None] * (depth + 1)
+        grad_gammas: list[torch.Tensor] = []  # from the last layer down: reversed at the end
+        grad_betas: list[torch.Tensor] = []
         grad_weights = [torch.zeros_like(w) for w in level.weights]
         grad_biases = [None if b is None else torch.zeros_like(b) for b in level.biases]
         grad_table = level.table.new_zeros(level.table.shape, dtype=level.stat_dtype)
@@ -212,10 +231,11 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
         # dy of the last layer: nonzero only on each group's max row, where the ReLU passed.
         sparse = grad_out.reshape(level.groups, -1).to(level.stat_dtype) * ctx.positive
         sums = sparse.sum(0), (sparse * ctx.xhat_top).sum(0)
-        dy_all = None
+        dy_all: torch.Tensor | None = None
         with torch.no_grad(), torch.autocast(per_point.device.type, enabled=False):
             for i in range(depth, -1, -1):
-                grad_betas[i], grad_gammas[i] = sums
+                grad_betas.append(sums[0])
+                grad_gammas.append(sums[1])
                 # BatchNorm backward with batch statistics, A = γ/σ:
                 # dz = A·dy − A·mean(dy) − A·mean(dy·x̂)·x̂, the means over all rows.
                 scale = gammas[i] * level.invstds[i]
@@ -237,6 +257,7 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                             1, ctx.best_row[lo:hi].long().unsqueeze(1),
                             (sparse[lo:hi] * scale).unsqueeze(1))
                     else:
+                        assert dy_all is not None  # layer i + 1's, one round before
                         dz.addcmul_(dy_all[rows], scale)
                     if i == 0:
                         grad_table.index_add_(0, level.flat[lo:hi].reshape(-1), dz)
@@ -244,8 +265,9 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                         continue
                     dz_low = dz.to(level.compute_dtype)
                     grad_weights[i - 1] += (dz_low.t() @ a).to(grad_weights[i - 1].dtype)
-                    if grad_biases[i - 1] is not None:
-                        grad_biases[i - 1] += dz.sum(0).to(grad_biases[i - 1].dtype)
+                    grad_bias = grad_biases[i - 1]
+                    if grad_bias is not None:
+                        grad_bias += dz.sum(0).to(grad_bias.dtype)
                     dy = (dz_low @ weight).mul_(a > 0)
                     dy_below[rows] = dy
                     dy = dy.to(level.stat_dtype)
@@ -253,7 +275,7 @@ class _GroupedBatchNormMLP(torch.autograd.Function):
                 dy_all = dy_below if i > 0 else None
                 # Not needed below; a second backward (retain_graph) recomputes it.
                 level.kept[i] = None
-        grads = [g.to(p.dtype) for g, p in zip(grad_gammas + grad_betas, params)]
+        grads = [g.to(p.dtype) for g, p in zip(grad_gammas[::-1] + grad_betas[::-1], params)]
         return (grad_table.view(per_point.shape).to(per_point.dtype),
                 grad_centre.view(minus_centre.shape).to(minus_centre.dtype), None, None, None,
                 *grads, *grad_weights, *grad_biases)
@@ -263,14 +285,16 @@ class _Moments:
     """Per-channel mean and biased variance of rows seen a chunk at a time (Chan et al.)."""
 
     def __init__(self):
-        self.count, self.mean, self.m2 = 0, None, None
+        self.count = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
 
     def add(self, rows: torch.Tensor) -> None:
         # Two passes over the chunk: 20 times faster than var_mean over dim 0 on CPU.
         count = rows.shape[0]
         mean = rows.sum(0) / count
         m2 = (rows - mean).square_().sum(0)
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             self.count, self.mean, self.m2 = count, mean, m2
             return
         total = self.count + count
@@ -279,23 +303,29 @@ class _Moments:
         self.m2 = self.m2 + m2 + delta.square() * (self.count * count / total)
         self.count = total
 
-    def var(self) -> torch.Tensor:
-        return self.m2 / self.count
+    def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and biased variance of the rows added."""
+        if self.mean is None or self.m2 is None:
+            raise ValueError("no rows were added")
+        return self.mean, self.m2 / self.count
 
 
 def _update_running_stats(norm: nn.BatchNorm1d, mean: torch.Tensor, var: torch.Tensor,
                           count: int) -> None:
     """What ``norm``'s training forward does to its buffers, for a batch of ``count`` rows."""
-    if not norm.training or norm.running_mean is None:
+    running_mean, running_var = norm.running_mean, norm.running_var
+    if not norm.training or running_mean is None or running_var is None:
         return
     momentum = norm.momentum
     if norm.num_batches_tracked is not None:
         norm.num_batches_tracked.add_(1)
         if momentum is None:
             momentum = 1.0 / float(norm.num_batches_tracked)
+    if momentum is None:
+        raise ValueError("a BatchNorm with momentum None must track its number of batches")
     unbiased = var * (count / max(count - 1, 1))
-    norm.running_mean.mul_(1 - momentum).add_(mean.to(norm.running_mean.dtype), alpha=momentum)
-    norm.running_var.mul_(1 - momentum).add_(unbiased.to(norm.running_var.dtype), alpha=momentum)
+    running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
+    running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype), alpha=momentum)
 
 
 class _Level:
@@ -323,7 +353,11 @@ class _Level:
         self.step = max(1, GROUP_CHUNK_ELEMENTS // (self.size * max(self.widths)))
         layers = self.depth + 1
         self.kept: list[torch.Tensor | None] = [None] * layers
-        self.means, self.invstds, self.scales, self.shifts = ([None] * layers for _ in range(4))
+        # per layer, filled in order by set_norm
+        self.means: list[torch.Tensor] = []
+        self.invstds: list[torch.Tensor] = []
+        self.scales: list[torch.Tensor] = []
+        self.shifts: list[torch.Tensor] = []
 
     def dtype(self, i: int) -> torch.dtype:
         """Of layer ``i``'s pre-activation."""
@@ -347,10 +381,16 @@ class _Level:
             yield lo, min(self.groups, lo + self.step)
 
     def set_norm(self, i: int, mean, var, gamma, beta, eps: float) -> None:
-        """Layer ``i``'s batch statistics, and BatchNorm as ``z·scale + shift`` (PyTorch's order)."""
-        self.means[i], self.invstds[i] = mean, torch.rsqrt(var + eps)
-        self.scales[i] = gamma * self.invstds[i]
-        self.shifts[i] = beta - mean * self.scales[i]
+        """Layer ``i``'s batch statistics, and BatchNorm as ``z·scale + shift`` (PyTorch's order);
+        layer by layer from the first."""
+        if i != len(self.means):
+            raise ValueError(f"layer {i}'s statistics set after {len(self.means)} layers'")
+        invstd = torch.rsqrt(var + eps)
+        scale = gamma * invstd
+        self.means.append(mean)
+        self.invstds.append(invstd)
+        self.scales.append(scale)
+        self.shifts.append(beta - mean * scale)
 
     def xhat(self, i: int, z: torch.Tensor) -> torch.Tensor:
         """Normalised ``z`` of layer ``i``, in the statistics dtype."""
@@ -366,8 +406,9 @@ class _Level:
             z = self.table.index_select(0, self.flat[lo:hi].reshape(-1))
             z = z.view(hi - lo, self.size, -1).add_(self.centre[lo:hi].unsqueeze(1))
             return z.view(-1, self.widths[0])
-        if self.kept[i] is not None:
-            return self.kept[i][lo * self.size:hi * self.size]
+        kept = self.kept[i]
+        if kept is not None:
+            return kept[lo * self.size:hi * self.size]
         return self.linear(i, self.activation(i - 1, lo, hi)[0])
 
     def activation(self, i: int, lo: int, hi: int, with_xhat: bool = False

@@ -29,8 +29,10 @@ class TNet(nn.Module):
         self.mlp = SharedMLP(in_channels, (64, 128, 1024))
         self.head = classifier_head(1024, k * k, dropout=0.0)
         # Start at the identity: a zero last layer, the identity added in forward.
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
+        last = self.head[-1]
+        assert isinstance(last, nn.Linear)  # classifier_head ends with the output Linear
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.mlp(x).max(1).values).view(-1, self.k, self.k)

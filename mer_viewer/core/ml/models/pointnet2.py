@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +59,7 @@ class GroupMLP(nn.Module):
         self.mlp = SharedMLP(in_channels, channels)
 
     def _first_layer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        linear, norm = self.mlp.linears[0], self.mlp.norms[0]
+        linear, norm = self.mlp.linear_layers[0], self.mlp.norm_layers[0]
         if uses_batch_stats(norm):
             return linear.weight, linear.bias
         return folded(linear, norm)
@@ -66,17 +67,17 @@ class GroupMLP(nn.Module):
     def _folded_later(self) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
         """Per layer after the first: its BatchNorm-folded (weight, bias), or None under batch statistics."""
         return [None if uses_batch_stats(norm) else folded(linear, norm)
-                for linear, norm in zip(self.mlp.linears[1:], self.mlp.norms[1:])]
+                for linear, norm in zip(self.mlp.linear_layers[1:], self.mlp.norm_layers[1:])]
 
     def _pooled(self, h: torch.Tensor, dim: int, folded_later=None) -> torch.Tensor:
         """From the first layer's pre-activation ``h (..., C0)``: remaining layers, then max over ``dim``."""
         lead = h.shape[:-1]
         h = h.reshape(-1, h.shape[-1])
-        norm = self.mlp.norms[0]
+        norm = self.mlp.norm_layers[0]
         h = activate(norm(h) if uses_batch_stats(norm) else h, 0.0)
         if folded_later is None:
             folded_later = self._folded_later()
-        later = list(zip(self.mlp.linears[1:], self.mlp.norms[1:], folded_later))
+        later = list(zip(self.mlp.linear_layers[1:], self.mlp.norm_layers[1:], folded_later))
         for i, (linear, norm, fold) in enumerate(later):
             if fold is None:
                 h = activate(norm(linear(h)), 0.0)
@@ -106,18 +107,18 @@ class GroupMLP(nn.Module):
         device = xyz.device.type
         with torch.autocast(device, enabled=False):
             minus_centre = F.linear(centres, weight[:, :3]).neg_()
-        if all(uses_batch_stats(norm) for norm in self.mlp.norms):
+        if all(uses_batch_stats(norm) for norm in self.mlp.norm_layers):
             low = per_point.dtype == torch.float32 and torch.is_autocast_enabled(device)
-            return grouped_batch_norm_mlp(per_point, minus_centre, idx, self.mlp.linears[1:],
-                                          self.mlp.norms,
+            return grouped_batch_norm_mlp(per_point, minus_centre, idx, self.mlp.linear_layers[1:],
+                                          self.mlp.norm_layers,
                                           torch.get_autocast_dtype(device) if low else None)
         minus_centre = minus_centre.unsqueeze(2)
-        if any(uses_batch_stats(norm) for norm in self.mlp.norms):
+        if any(uses_batch_stats(norm) for norm in self.mlp.norm_layers):
             # Some layers with batch statistics, some without: every group at once.
             grouped = index_points(per_point, idx).add_(minus_centre)
             return self._pooled(grouped, 2)
         batch, total, size = idx.shape
-        widest = max(linear.out_features for linear in self.mlp.linears)
+        widest = max(linear.out_features for linear in self.mlp.linear_layers)
         step = max(1, CHUNK_BYTES // (batch * size * widest * per_point.element_size()))
         folded_later = self._folded_later()
         out = per_point.new_empty(batch, total, self.mlp.out_channels)
@@ -144,6 +145,11 @@ class SetAbstraction(nn.Module):
         self.branches = nn.ModuleList(GroupMLP(in_channels + 3, mlp) for mlp in mlps)
         self.out_channels = sum(mlp[-1] for mlp in mlps)
 
+    @property
+    def branch_mlps(self) -> Sequence[GroupMLP]:
+        """``branches``, typed (nn.ModuleList is not generic)."""
+        return cast(Sequence[GroupMLP], self.branches)
+
     def forward(self, xyz: torch.Tensor, features: torch.Tensor | None, random: bool = False,
                 generator: torch.Generator | None = None):
         """``xyz (B, N, 3), features (B, N, D) -> centres (B, S, 3), features (B, S, C)``.
@@ -152,7 +158,7 @@ class SetAbstraction(nn.Module):
         ``generator`` (torch's default generator of the device when None).
         """
         if self.npoint is None:
-            return None, self.branches[0].forward_all(xyz, features)
+            return None, self.branch_mlps[0].forward_all(xyz, features)
         start = random_start(xyz, generator) if random else None
         centre_idx = farthest_point_sample(xyz, self.npoint, start=start)
         centres = index_points(xyz, centre_idx)
