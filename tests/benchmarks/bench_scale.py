@@ -154,12 +154,15 @@ def _hours(s: float) -> str:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # lines as they come, also into a file
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=None, help="a 12-subject corpus (default: "
                                                             "build a demo one)")
     p.add_argument("--epochs", type=int, default=3, help="epochs of part 1 (default 3)")
     p.add_argument("--points", type=int, default=1024, help="N of part 1 (default 1024)")
     p.add_argument("--repeats", type=int, default=3, help="timed steps per setting")
+    p.add_argument("--no-loso", action="store_true",
+                   help="skip part 1 (parts 2 and 3 only: step times and the projection)")
     args = p.parse_args()
 
     import torch
@@ -167,8 +170,9 @@ def main() -> None:
     from mer_viewer.core.ml.experiment import PAPER_SETTINGS
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-runs-"))
-    items = _items(args.root, args.points)
-    fold_s, fold_steps = part1(items, args.epochs, args.points, tmp)
+    if not args.no_loso:
+        items = _items(args.root, args.points)
+        fold_s, fold_steps = part1(items, args.epochs, args.points, tmp)
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"\n2. seconds per training step, batch {BATCH}, 3 classes "
@@ -184,8 +188,10 @@ def main() -> None:
             steps_s[(s.model, s.points, s.sampling, device)] = measured[key]
             print(f"   {device:4} {s.name:22} {measured[key]:7.3f} s/step", flush=True)
     check = step_seconds("pointnet", args.points, "cpu", args.repeats)
-    print(f"   check: a fold of part 1 on Ray took {fold_s:.1f} s; its {fold_steps} steps × "
-          f"{check:.3f} s (PointNet, N {args.points}) predict {fold_steps * check:.1f} s")
+    if not args.no_loso:
+        print(f"   check: a fold of part 1 on Ray took {fold_s:.1f} s; its {fold_steps} steps × "
+              f"{check:.3f} s (PointNet, N {args.points}) predict "
+              f"{fold_steps * check:.1f} s")
 
     steps_per_fold = REAL_EPOCHS * math.ceil(
         REAL_SAMPLES * (REAL_FOLDS - 1) / REAL_FOLDS / BATCH)

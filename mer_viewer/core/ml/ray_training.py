@@ -4,6 +4,7 @@ directory as they arrive, a run's results once its folds (and final model) are i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +34,7 @@ class RunEvent:
     update: TrainUpdate
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     """One task: a fold (or the final model) of run ``run``, its checkpoints in the run
     directory (``work``: unfinished, ``done``: finished) and its state for the bar."""
@@ -44,7 +45,7 @@ class _Slot:
     n_steps: int
     work: Path
     done: Path
-    status: str = "queued"  # queued | running | done
+    status: str = "queued"  # waiting (the final model) | queued | running | done
     steps: int = 0  # optimizer steps done, for the bar
 
     @property
@@ -54,6 +55,43 @@ class _Slot:
     @property
     def total(self) -> int:
         return self.n_epochs * self.n_steps
+
+
+class _Board:
+    """The tasks' states, with running sums (a real ablation has some 1,700 tasks and a
+    record per optimizer step): the bar and the one-line status of every record."""
+
+    def __init__(self):
+        self.slots: list[_Slot] = []
+        self.counts: Counter = Counter()
+        self.steps = self.total = 0
+
+    def add(self, slot: _Slot) -> _Slot:
+        self.slots.append(slot)
+        self.counts[slot.status] += 1
+        self.steps += slot.steps
+        self.total += slot.total
+        return slot
+
+    def set(self, slot: _Slot, status: str | None = None, steps: int | None = None,
+            n_epochs: int | None = None) -> None:
+        self.total -= slot.total
+        self.steps -= slot.steps
+        self.counts[slot.status] -= 1
+        slot.status = status or slot.status
+        slot.n_epochs = slot.n_epochs if n_epochs is None else n_epochs
+        slot.steps = slot.total if slot.status == "done" else (
+            slot.steps if steps is None else steps)
+        self.counts[slot.status] += 1
+        self.steps += slot.steps
+        self.total += slot.total
+
+    def record(self, message: str, result=None) -> Progress:
+        c = self.counts
+        status = f"{c['done']}/{len(self.slots)} done, {c['running']} running, " \
+                 f"{c['queued']} queued"
+        return Progress(self.steps, self.total,
+                        f"{message} · {status}" if message else status, result)
 
 
 def train_on_ray(run, options: RayOptions, cancel: Cancel | None = None) -> Iterator[Progress]:
@@ -79,29 +117,24 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
     names = list(names) if names is not None else ["" for _ in runs]
     outcomes: list[dict[int, FoldOutcome]] = [{} for _ in runs]
     finals: list[FoldOutcome | None] = [None for _ in runs]
-    slots: list[_Slot] = []
+    board = _Board()
+    record = board.record
+    finals_of: dict[int, _Slot] = {}
     for i, run in enumerate(runs):
         prepare_run_dir(run)
         for fold in run.folds:
             path = run.out / "checkpoints" / f"fold_{fold.index}.pt"
-            slot = _Slot(i, fold, run.config.epochs, run.steps(fold), path, path)
-            slots.append(slot)
+            slot = board.add(_Slot(i, fold, run.config.epochs, run.steps(fold), path, path))
             found = finished_fold(run, fold, path) if run.resume else None
             if found is not None:
-                outcomes[i][fold.index], slot.status, slot.steps = found, "done", slot.total
+                outcomes[i][fold.index] = found
+                board.set(slot, "done")
         if run.config.final_model:  # its epochs are known once the folds are done
             everyone = final_fold(run)
-            slots.append(_Slot(i, everyone, run.config.epochs, run.steps(everyone),
-                               run.out / "checkpoints" / "final.pt", run.out / "model.pt",
-                               status="waiting"))
-    read_back = sum(s.status == "done" for s in slots)
-
-    def record(message: str, result=None) -> Progress:
-        counts = {k: sum(s.status == k for s in slots) for k in ("done", "running", "queued")}
-        status = f"{counts['done']}/{len(slots)} done, {counts['running']} running, " \
-                 f"{counts['queued']} queued"
-        return Progress(sum(s.steps for s in slots), sum(s.total for s in slots),
-                        f"{message} · {status}" if message else status, result)
+            finals_of[i] = board.add(_Slot(i, everyone, run.config.epochs, run.steps(everyone),
+                                           run.out / "checkpoints" / "final.pt",
+                                           run.out / "model.pt", status="waiting"))
+    read_back = board.counts["done"]
 
     with Tasks(options, cancel) as tasks:
         data_refs: dict[int, object] = {}
@@ -113,7 +146,7 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
             unfinished = slot.work.read_bytes() if run.resume and slot.work.exists() else None
             job = FoldJob(run.config, tuple(run.folds), run.run_info, slot.fold, slot.n_epochs,
                           unfinished, options.threads)
-            slot.status = "queued"
+            board.set(slot, "queued")
             tasks.submit(slot, _who(names[slot.run], slot, len(run.folds)), train_fold_alone,
                          job, data_refs[slot.run])
 
@@ -123,15 +156,16 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
             if len(outcomes[i]) < len(run.folds):
                 return
             folds_in_order = [outcomes[i][f.index] for f in run.folds]
-            final = next((s for s in slots if s.run == i and s.final), None)
+            final = finals_of.get(i)
             if final is not None and finals[i] is None:
                 if final.status == "waiting":
-                    final.n_epochs = final_epochs(run.config, folds_in_order)
+                    board.set(final, n_epochs=final_epochs(run.config, folds_in_order))
                     found = finished_fold(run, final.fold, final.done) if run.resume else None
                     if found is None:
                         submit(final)
                         return
-                    finals[i], final.status, final.steps = found, "done", final.total
+                    finals[i] = found
+                    board.set(final, "done")
                 else:
                     return
             metrics = write_run_results(run.out, run.config, run.folds, run.data,
@@ -141,7 +175,7 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
                          RunEvent(i, TrainUpdate("done", len(run.folds), len(run.folds),
                                                  predictions=preds, metrics=metrics)))
 
-        for slot in slots:
+        for slot in board.slots:
             if slot.status == "queued":
                 submit(slot)
         for i, run in enumerate(runs):
@@ -156,7 +190,7 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
             run = runs[slot.run]
             who = _who(names[slot.run], slot, len(run.folds))
             if isinstance(value, FoldDone):
-                slot.status, slot.steps = "done", slot.total
+                board.set(slot, "done")
                 slot.done.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(slot.done, value.checkpoint)
                 if slot.work != slot.done:
@@ -168,11 +202,12 @@ def train_runs(runs: Sequence, options: RayOptions, cancel: Cancel | None = None
                 yield record(f"{who} done on {value.device}")
                 yield from finish(slot.run)
             elif isinstance(value, Progress):
-                slot.status = "running"
                 update = value.result
+                steps = None
                 if isinstance(update, TrainUpdate) and update.phase in ("step", "epoch"):
-                    slot.steps = (update.epoch - (update.phase == "step")) * slot.n_steps \
+                    steps = (update.epoch - (update.phase == "step")) * slot.n_steps \
                         + (update.step if update.phase == "step" else 0)
+                board.set(slot, "running", steps)
                 if update is None:  # the task started
                     yield record(f"{who} {value.message}")
                 else:
