@@ -46,11 +46,12 @@ class TrainPanel(QtWidgets.QWidget):
         self.out = QtWidgets.QLineEdit()
         self.out.setPlaceholderText("run folder (default: new, in the data dir)")
         self.cluster = QtWidgets.QLineEdit()  # empty: in this process
-        self.cluster.setPlaceholderText("in-process")
-        self.cluster.setToolTip("Cluster address: empty trains here; local starts Ray on this "
-                                "machine, auto or HOST:PORT joins a Ray cluster (every fold "
-                                "a task; pip install mer-viewer[cluster])")
-        self.cluster.setMaximumWidth(130)
+        self.cluster.setPlaceholderText("cluster address")
+        self.cluster.setToolTip("Cluster address: empty trains in this process; local starts "
+                                "Ray on this machine, auto or HOST:PORT joins a Ray cluster "
+                                "(every fold a task; pip install mer-viewer[cluster])")
+        self.cluster.setMaximumWidth(110)
+        self.out.setMinimumWidth(120)
         browse = QtWidgets.QToolButton(text="…")
         browse.clicked.connect(self._ask_out)
         self.start_button = QtWidgets.QPushButton("Train")
@@ -74,7 +75,6 @@ class TrainPanel(QtWidgets.QWidget):
         out_row = QtWidgets.QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
-        out_row.addWidget(QtWidgets.QLabel("Cluster address"))
         out_row.addWidget(self.cluster)
         for w in (self.start_button, self.cancel_button, self.open_button, self.results_button):
             out_row.addWidget(w)
