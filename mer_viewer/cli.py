@@ -30,8 +30,10 @@ def drive(job: Iterator[Progress], description: str, quiet: bool = False) -> obj
     from tqdm import tqdm
 
     result = None
-    with tqdm(total=None, desc=description, unit="", disable=quiet or None,
-              file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+    # closed on the way out (Ctrl-C too): a job on Ray cancels its tasks then
+    closing = contextlib.closing(job) if hasattr(job, "close") else contextlib.nullcontext()
+    with closing, tqdm(total=None, desc=description, unit="", disable=quiet or None,
+                       file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
         for record in job:
             if bar.total != record.total:
                 bar.total = record.total
@@ -303,6 +305,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
                    help="optical flow method to cache for the viewer (default %(default)s; "
                         "none = clouds and alignment only)")
     p.add_argument("--json", action="store_true", help="print the outcome of every sample")
+    _add_ray(p, "clip (writing into the cache folder, which the nodes must share)")
     p.set_defaults(handler=_cmd_preprocess)
 
 
@@ -311,8 +314,8 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
     dataset = _open_dataset(args)
     flow = None if args.flow == "none" else args.flow
-    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers, flow=flow),
-                     "preprocessing clips") or []
+    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers, flow=flow,
+                                pool=_ray_pool(args)), "preprocessing clips") or []
     failed = [o for o in outcomes if not o.ok]
     flow_failed = [o for o in outcomes if o.ok and o.flow_error]
     cached = sum(o.cached for o in outcomes if o.ok)
@@ -380,6 +383,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print metrics.json at the end")
+    _add_ray(p, "fold")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -394,12 +398,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = config_from_options(options)
     datasets = [_open_dataset(args)] + ([macro] if macro is not None else [])
     preprocessing = Preprocessing(_cloud_params(args), sampling_for(config, options))
-    built = drive(build_items(datasets, config.classes, preprocessing, args.workers),
-                  "preparing point clouds")
+    built = drive(build_items(datasets, config.classes, preprocessing, args.workers,
+                              pool=_ray_pool(args)), "preparing point clouds")
     for sample_id, error in built.failed:
         print(f"mer train: skipping {sample_id}: {error}", file=sys.stderr)
     drive(run_training(config, built.items, args.out, preprocessing=preprocessing.to_dict(),
-                       resume=args.resume), f"training {config.model}")
+                       resume=args.resume, cluster=_ray_options(args)),
+          f"training {config.model}")
     metrics = json.loads((args.out / "metrics.json").read_text())
     if args.json:
         _print_json(metrics)
@@ -518,6 +523,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                         "as in the paper)")
     p.add_argument("--workers", type=int, default=None, help="preprocessing processes")
     p.add_argument("--json", action="store_true", help="print every run's scores")
+    _add_ray(p, "fold of every setting and seed")
     _add_train_options(p, leave_out=EXPERIMENT_VARIES)
     p.set_defaults(handler=_cmd_experiment)
 
@@ -543,13 +549,38 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     base = config_from_options(_train_values(args))
     scores = drive(run_experiment(_open_dataset(args), args.out, settings,
                                   tuple(range(args.seeds)), base.classes, base,
-                                  _cloud_params(args), args.workers), "experiment")
+                                  _cloud_params(args), args.workers, _ray_options(args)),
+                   "experiment")
     if args.json:
         _print_json([{**asdict(s.setting), "seed": s.seed, "uf1": s.uf1, "uar": s.uar}
                      for s in scores])
     else:
         print(markdown_table(scores, base.classes), end="")
     return 0
+
+
+# --- --ray: on a cluster -------------------------------------------------------------------
+
+def _add_ray(p: argparse.ArgumentParser, what: str) -> None:
+    from .cli_ray import add_ray_args  # its own module: the cluster options
+
+    add_ray_args(p, what)
+
+
+def _ray_options(args: argparse.Namespace):
+    from .cli_ray import ray_options
+
+    return ray_options(args, args.workers)
+
+
+def _ray_pool(args: argparse.Namespace):
+    """With ``--ray``: the clips computed as Ray tasks (``preprocess``'s pool); else None."""
+    options = _ray_options(args)
+    if options is None:
+        return None
+    from .core.cluster import map_on_ray
+
+    return map_on_ray(options)
 
 
 # --- entry point ------------------------------------------------------------------------

@@ -65,3 +65,23 @@ def demo_copy(demo_corpus, tmp_path) -> Path:
     target = tmp_path / "demo"
     shutil.copytree(demo_corpus, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray for every Ray test (starting one costs seconds): 2 CPUs, no dashboard,
+    a small object store, its files in a private folder; shut down (its processes ended)
+    when the session ends. The jobs under test find it initialised and use it as it is.
+    Returns the RayOptions of tasks of one CPU, retried twice."""
+    import ray
+
+    from mer_viewer.core.cluster import RayOptions
+
+    folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # socket paths must stay short
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 2**20,
+             logging_level="WARNING", log_to_driver=False, _temp_dir=folder)
+    try:
+        yield RayOptions("local", cpus_per_task=1, max_retries=2)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)

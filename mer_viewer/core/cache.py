@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, TypeVar
 
+from . import cache_files
 from .cache_files import (
     ClipFiles,
     cache_file,
@@ -256,7 +257,7 @@ def _files_exist(sample: Sample, params: CloudParams, root: Path | None,
 
 def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
                workers: int | None = None, root: Path | None = None,
-               flow: FlowMethod | None = None) -> Iterator[Progress]:
+               flow: FlowMethod | None = None, pool=None) -> Iterator[Progress]:
     """Fill the cache for ``samples``; yields one Progress per sample (result: PreprocessOutcome).
 
     Caches each sample's cloud and aligned pair, and with ``flow`` its optical flow
@@ -264,13 +265,18 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
     stops the run, nor does a cache that cannot be written (each sample is computed
     and checked all the same; a CacheWarning says so once); the final record's
     result is the list of every outcome.
+
+    ``pool``: ``pool(fn, calls)`` yields ``fn(*args)`` of every ``args`` of ``calls`` as
+    they finish (``cluster.map_on_ray``: one Ray task per clip, writing into this cache
+    folder); default: a pool of ``workers`` processes here.
     """
     total = len(samples)
     outcomes: list[PreprocessOutcome] = []
     workers = max(1, workers or os.cpu_count() or 1)
     # Clips whose files are all there are only checked, here: no pool is started for them
     # (forking a large process holds the GIL while it copies it, a GUI's thread included).
-    here = [s for s in samples if workers == 1 or _files_exist(s, params, root, flow)]
+    here = [s for s in samples if (workers == 1 and pool is None)
+            or _files_exist(s, params, root, flow)]
     known = {id(s) for s in here}
     pending = [s for s in samples if id(s) not in known]
     for sample in here:
@@ -278,7 +284,14 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
         warn_cache_problem(outcome.cache_error)
         outcomes.append(outcome)
         yield Progress(len(outcomes), total, outcome.sample_id, outcome)
-    if pending:
+    if pending and pool is not None:
+        # the tasks write where this process reads (cache_files' folder, as patched in tests)
+        folder = root or cache_files.cache_dir() / "clouds"
+        for outcome in pool(_preprocess_one, [(s, params, folder, flow) for s in pending]):
+            warn_cache_problem(outcome.cache_error)
+            outcomes.append(outcome)
+            yield Progress(len(outcomes), total, outcome.sample_id, outcome)
+    elif pending:
         with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
             futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in pending]
             try:

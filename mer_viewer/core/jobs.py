@@ -143,8 +143,10 @@ def classify_job(sample, checkpoint_path: Path | None, bundled_task: str = "3"):
     yield Progress(2, 2, f"{result.predicted} ({best:.0%})", explain_classification(sample, result))
 
 
-def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event):
-    """Build the items (cache filled in parallel), then run LOSO/hold-out training."""
+def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Event,
+                 cluster=None):
+    """Build the items (cache filled in parallel), then run LOSO/hold-out training; with
+    ``cluster`` (a ``RayOptions``) the clips and the folds are Ray tasks there."""
     from .ml.items import build_items
     from .ml.runtime import freeze_heap, import_torch
 
@@ -158,8 +160,15 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
         pass
     freeze_heap()
 
+    pool = None
+    if cluster is not None:
+        from .cluster import connect, map_on_ray
+
+        yield Progress(0, 0, f"connecting to Ray ({cluster.address})")
+        connect(cluster)
+        pool = map_on_ray(cluster, cancel)
     built: ItemsResult | None = None
-    for record in build_items(dataset, config.classes, preprocessing):
+    for record in build_items(dataset, config.classes, preprocessing, pool=pool):
         if cancel.is_set():
             return
         if record.result is not None:
@@ -170,7 +179,7 @@ def training_job(dataset, config, preprocessing, out: Path, cancel: threading.Ev
     failed = f", {len(built.failed)} clips failed" if built.failed else ""
     yield Progress(0, 1, f"{len(built.items)} clips ready{failed}", ("items", built))
     yield from run_training(config, built.items, out, preprocessing=preprocessing.to_dict(),
-                            cancel=cancel)
+                            cancel=cancel, cluster=cluster)
 
 
 def with_macro_sheet(job_of: Callable[[list], Iterator[Progress]],

@@ -56,13 +56,18 @@ class RunScore:
 def run_experiment(dataset: Dataset, out: Path, settings: Sequence[Setting] = PAPER_SETTINGS,
                    seeds: Sequence[int] = (0, 1, 2), task: Task = "3",
                    base: TrainConfig = TrainConfig(), cloud: CloudParams = CloudParams(),
-                   workers: int | None = None) -> Iterator[Progress]:
+                   workers: int | None = None, cluster=None) -> Iterator[Progress]:
     """Train every setting with every seed under LOSO into ``out/<setting>/seed<k>``.
 
     Yields Progress per training step; the last record's result is the list of
     RunScore. ``out/results.md`` and ``out/results.json`` hold the table.
+    ``cluster`` (a ``RayOptions``): every fold of every setting and seed is one Ray task
+    (the clouds are computed there too), all submitted at once.
     """
     out = Path(out)
+    if cluster is not None:
+        yield from _experiment_on_ray(dataset, out, settings, seeds, task, base, cloud, cluster)
+        return
     total = len(settings) * len(seeds)
     scores: list[RunScore] = []
     done = 0
@@ -85,6 +90,52 @@ def run_experiment(dataset: Dataset, out: Path, settings: Sequence[Setting] = PA
             done += 1
             _write_results(out, scores, task)
     yield Progress(total, total, "experiment done", scores)
+
+
+def _runs(settings: Sequence[Setting], seeds: Sequence[int], task: Task, base: TrainConfig,
+          cloud: CloudParams) -> list[tuple[Setting, int, TrainConfig, Preprocessing]]:
+    """Every (setting, seed) of the experiment with its TrainConfig and preprocessing."""
+    runs = []
+    for setting in settings:
+        for seed in seeds:
+            config = replace(base, model=setting.model, classes=task, protocol="loso",
+                             points=setting.points, sampling=setting.sampling, seed=seed)
+            runs.append((setting, seed, config, Preprocessing(
+                cloud, SamplingParams(setting.points, setting.sampling, seed=seed))))
+    return runs
+
+
+def _experiment_on_ray(dataset: Dataset, out: Path, settings: Sequence[Setting],
+                       seeds: Sequence[int], task: Task, base: TrainConfig, cloud: CloudParams,
+                       cluster) -> Iterator[Progress]:
+    """``run_experiment`` with every fold of every run a Ray task (``ray_training``)."""
+    from ..cluster import map_on_ray
+    from .ray_training import RunEvent, train_runs
+    from .train import plan_run
+
+    planned, runs, names = _runs(settings, seeds, task, base, cloud), [], []
+    pool = map_on_ray(cluster)  # the clouds: computed once per clip, in the shared cache
+    for k, (setting, seed, config, preprocessing) in enumerate(planned):
+        built = None
+        for record in build_items(dataset, task, preprocessing, pool=pool):
+            built = record.result
+            yield Progress(0, 0, f"{setting.name} seed {seed}: {record.message}")
+        assert built is not None, "build_items ends with its ItemsResult"
+        runs.append(plan_run(config, built.items, out / setting.name / f"seed{seed}",
+                             preprocessing.to_dict(), on_ray=True))
+        names.append(f"{setting.name} seed {seed}: ")
+    scores: dict[int, RunScore] = {}
+    for record in train_runs(runs, cluster, names=names):
+        event = record.result
+        if isinstance(event, RunEvent) and event.update.phase == "done":
+            setting, seed = planned[event.run][:2]
+            metrics = event.update.metrics
+            assert metrics is not None, "a finished run has its metrics"
+            scores[event.run] = RunScore(setting, seed, metrics.uf1, metrics.uar)
+            _write_results(out, [scores[k] for k in sorted(scores)], task)
+        yield Progress(record.step, record.total, record.message)
+    ordered = [scores[k] for k in sorted(scores)]
+    yield Progress(len(runs), len(runs), "experiment done", ordered)
 
 
 def markdown_table(scores: Sequence[RunScore], task: Task) -> str:

@@ -63,13 +63,14 @@ def sample_features(sample: Sample, preprocessing: Preprocessing, cache_root: Pa
 
 def build_items(dataset: Dataset | Sequence[Dataset], task: Task,
                 preprocessing: Preprocessing = Preprocessing(), workers: int | None = None,
-                cache_root: Path | None = None) -> Iterator[Progress]:
+                cache_root: Path | None = None, pool=None) -> Iterator[Progress]:
     """Yield Progress while filling the cache; the last record's result is an ItemsResult.
 
     ``dataset``: one dataset, or several (the ME and the MaE sheet of one root for
     the ``transfer`` protocol); each item's ``source`` is its sheet, and the ids of
     items from another sheet than the ME one are prefixed with it (``mae:spNO.1_a_12``),
     so a macro- and a micro-expression starting on the same frame stay apart.
+    ``pool``: where the clouds are computed (``preprocess``'s; default ``workers`` processes).
     Samples outside the task (e.g. ``others`` for 3 classes) are left out; a
     sample whose cloud fails is reported in ``failed`` and left out.
     """
@@ -81,7 +82,7 @@ def build_items(dataset: Dataset | Sequence[Dataset], task: Task,
     done = 0
     for samples in chosen:
         bad: dict[str, str] = {}
-        for record in preprocess(samples, preprocessing.cloud, workers, cache_root):
+        for record in preprocess(samples, preprocessing.cloud, workers, cache_root, pool=pool):
             if isinstance(record.result, list):
                 bad = {o.sample_id: o.error for o in record.result if not o.ok}
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,7 @@ class _Run:
     run_info: dict
     resume: bool
     cancel: Cancel | None
-    bf16: bool = False
+    bf16: bool | None = False  # None on a Ray driver: each task resolves its own
     done: int = 0
     total: int = 0
 
@@ -139,9 +140,16 @@ def _prepare_out_dir(out: Path, run_info: dict, folds: list[Fold], resume: bool)
     report.write_json(out / "folds.json", [f.to_dict() for f in folds])
 
 
+def prepare_run_dir(run: _Run) -> None:
+    """Create ``run.out`` with ``config.json`` and ``folds.json``; without ``run.resume``
+    the result files of an earlier run there are removed (MerError when resuming a run made
+    with other settings or data)."""
+    _prepare_out_dir(run.out, run.run_info, run.folds, run.resume)
+
+
 def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path | str, *,
                  preprocessing: Mapping[str, Any] | None = None, resume: bool = False,
-                 cancel: Cancel | None = None) -> Iterator[Progress]:
+                 cancel: Cancel | None = None, cluster: Any = None) -> Iterator[Progress]:
     """Train and test every fold, pool the test predictions and write the run directory.
 
     Items whose label is None are dropped (counted in ``metrics.json``). The
@@ -156,13 +164,21 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
     ``resume`` those files of an earlier run in ``out_dir`` are replaced; with
     it, finished folds are read back and an unfinished one continues from its
     last epoch (MerError if the settings or data differ).
+
+    ``cluster`` (a ``RayOptions``): every fold is a Ray task running the same
+    :func:`_train_fold` (``mer_viewer.core.ml.ray_training``); the folds' records
+    arrive as they are made, finished folds are written here as they finish.
     """
     out = Path(out_dir)
+    if cluster is not None:
+        from mer_viewer.core.ml.ray_training import train_on_ray
+
+        yield from train_on_ray(plan_run(config, items, out, preprocessing, resume, cancel,
+                                         on_ray=True), cluster, cancel)
+        return
     run = _plan_run(config, items, out, preprocessing, resume, cancel)
     folds, data = run.folds, run.data
-    # the final model: every subject, the folds' training samples (all, or the macro ones)
-    everyone = Fold(len(folds), (), tuple(sorted(set(data.subjects))),
-                    train_source=folds[0].train_source)
+    everyone = final_fold(run)
     fold_steps = sum(run.steps(f) for f in folds)
     run.total = fold_steps * config.epochs
     if config.final_model:
@@ -190,9 +206,30 @@ def run_training(config: TrainConfig, items: Sequence[TrainItem], out_dir: Path 
                                    metrics=metrics))
 
 
+def final_fold(run: _Run) -> Fold:
+    """The final model's fold: every subject, the folds' training samples (all, or the
+    macro ones), no test subject."""
+    return Fold(len(run.folds), (), tuple(sorted(set(run.data.subjects))),
+                train_source=run.folds[0].train_source)
+
+
+def _runtime(config: TrainConfig) -> tuple[Any, bool]:
+    """The device of ``config`` here, and whether the training steps autocast to bf16."""
+    device = resolve_device(config.device)
+    return device, native_bf16(device) if config.bf16 is None else bool(config.bf16)
+
+
+def plan_run(config: TrainConfig, items: Sequence[TrainItem], out: Path,
+             preprocessing: Mapping[str, Any] | None = None, resume: bool = False,
+             cancel: Cancel | None = None, on_ray: bool = False) -> _Run:
+    """The run of ``items`` into ``out``: :func:`_plan_run`, or with ``on_ray`` without a
+    device (each Ray task resolves ``config.device`` where it runs)."""
+    return _plan_run(config, items, Path(out), preprocessing, resume, cancel, on_ray)
+
+
 def _plan_run(config: TrainConfig, items: Sequence[TrainItem], out: Path,
               preprocessing: Mapping[str, Any] | None, resume: bool,
-              cancel: Cancel | None) -> _Run:
+              cancel: Cancel | None, on_ray: bool = False) -> _Run:
     """Stack the items, plan the folds, pick the device; MerError when a fold cannot train."""
     keep_freed_memory()
     data = stack_items(items, class_names(as_task(config.classes)))
@@ -202,9 +239,12 @@ def _plan_run(config: TrainConfig, items: Sequence[TrainItem], out: Path,
     run_info = {**config.to_dict(), "preprocessing": dict(preprocessing or {}),
                 "data": {"n_samples": int(len(data.y)), "dropped": data.dropped,
                          "classes": list(data.classes), "fingerprint": data.fingerprint()}}
-    device = resolve_device(config.device)
-    bf16 = native_bf16(device) if config.bf16 is None else bool(config.bf16)
-    run_info["runtime"] = {"device": str(device), "bf16": bf16}
+    if on_ray:  # the driver of a cluster may have no GPU: the tasks resolve the device
+        device, bf16 = None, config.bf16
+        run_info["runtime"] = {"device": config.device, "bf16": bf16, "ray": True}
+    else:
+        device, bf16 = _runtime(config)
+        run_info["runtime"] = {"device": str(device), "bf16": bf16}
     run = _Run(config, data, folds, out, device, run_info, resume, cancel, bf16=bf16)
     for f in folds:
         if run.steps(f) == 0:
@@ -218,12 +258,19 @@ def _train_final_model(run: _Run, everyone: Fold, outcomes: Sequence[FoldOutcome
     """Train ``model.pt`` on every subject: the folds' epochs, or with inner validation the
     median of the epochs the folds chose. Returns its FoldOutcome, or None if cancelled."""
     config = run.config
-    epochs = config.epochs
+    epochs = final_epochs(config, outcomes)
     if config.inner_val:
-        epochs = max(1, int(round(np.median([o.best_epoch for o in outcomes]))))
         run.total = fold_steps * config.epochs + run.steps(everyone) * epochs
     return (yield from _train_fold(run, everyone, run.out / "checkpoints" / "final.pt",
                                    run.out / "model.pt", epochs))
+
+
+def final_epochs(config: TrainConfig, outcomes: Sequence[FoldOutcome]) -> int:
+    """Epochs of the final model: the folds', or with inner validation the median of the
+    epochs the folds chose."""
+    if config.inner_val:
+        return max(1, int(round(np.median([o.best_epoch for o in outcomes]))))
+    return config.epochs
 
 
 def _empty_history() -> dict:
@@ -307,9 +354,7 @@ def _start_fold(run: _Run, fold: Fold, n_epochs: int) -> _FoldState:
     import torch
 
     cfg, data = run.config, run.data
-    info = {"fold": fold.index, "test": list(fold.test), "train": list(fold.train),
-            "inner_val": list(fold.inner_val),
-            "fingerprint": run.run_info["data"]["fingerprint"]}
+    info = _fold_info(run, fold)
     _seed_everything(seed_for(cfg.seed, _INIT, fold.index))
     model = build_network(cfg.model, len(data.classes), data.x.shape[2], cfg.network_options)
     model = model.to(run.device)
@@ -323,6 +368,43 @@ def _start_fold(run: _Run, fold: Fold, n_epochs: int) -> _FoldState:
                       n_steps=run.steps(fold), info=info, model=model, opt=opt, sched=sched)
 
 
+def _fold_info(run: _Run, fold: Fold) -> dict:
+    """What identifies ``fold`` in its checkpoints (checked on resume)."""
+    return {"fold": fold.index, "test": list(fold.test), "train": list(fold.train),
+            "inner_val": list(fold.inner_val),
+            "fingerprint": run.run_info["data"]["fingerprint"]}
+
+
+def _checkpoint_of(run: _Run, fold: Fold, path: Path):
+    """The checkpoint at ``path``, checked to belong to ``fold`` of this run (MerError if made
+    with other settings, folds or data)."""
+    ck = load_checkpoint(path)
+    extra = ck.extra or {}
+    info = _fold_info(run, fold)
+    same_config = {k: v for k, v in ck.config.items() if k not in _RESUME_FREE} == \
+        {k: v for k, v in run.config.to_dict().items() if k not in _RESUME_FREE}
+    if {k: extra.get(k) for k in info} != info or not same_config:
+        raise MerError(f"{path}: cannot resume, it was made with other settings, "
+                       "folds or data")
+    return ck
+
+
+def finished_fold(run: _Run, fold: Fold, path: Path) -> FoldOutcome | None:
+    """The FoldOutcome kept in ``path`` when it holds ``fold`` finished (its tested weights
+    and predictions), else None; MerError when it belongs to other settings or data."""
+    if not path.exists():
+        return None
+    extra = _checkpoint_of(run, fold, path).extra or {}
+    return _outcome(extra) if extra.get("complete") else None
+
+
+def _outcome(extra: dict) -> FoldOutcome:
+    """The FoldOutcome kept in a finished fold's checkpoint (its ``extra``)."""
+    preds = tuple(Prediction(**{**p, "probabilities": tuple(p["probabilities"])})
+                  for p in extra.get("predictions", []))
+    return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]))
+
+
 def _resume_fold(run: _Run, state: _FoldState, work_path: Path, done_path: Path):
     """Read the fold's checkpoint back (MerError if made with other settings, folds or data).
     A finished fold yields one record and returns its FoldOutcome; an unfinished one loads
@@ -330,21 +412,15 @@ def _resume_fold(run: _Run, state: _FoldState, work_path: Path, done_path: Path)
     for path in dict.fromkeys([done_path, work_path]):
         if not path.exists():
             continue
-        ck = load_checkpoint(path)
+        ck = _checkpoint_of(run, state.fold, path)
         extra = ck.extra or {}
-        same_config = {k: v for k, v in ck.config.items() if k not in _RESUME_FREE} == \
-            {k: v for k, v in run.config.to_dict().items() if k not in _RESUME_FREE}
-        if {k: extra.get(k) for k in state.info} != state.info or not same_config:
-            raise MerError(f"{path}: cannot resume, it was made with other settings, "
-                           "folds or data")
         if extra.get("complete"):
-            preds = tuple(Prediction(**{**p, "probabilities": tuple(p["probabilities"])})
-                          for p in extra.get("predictions", []))
-            run.done += state.n_steps * len(extra["history"]["loss"])
+            outcome = _outcome(extra)
+            run.done += state.n_steps * len(outcome.history["loss"])
             yield run.progress(f"{state.who}: read back from {path.name}",
                                state.update("fold", test_subjects=state.fold.test,
-                                            predictions=preds, resumed=True))
-            return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]))
+                                            predictions=outcome.predictions, resumed=True))
+            return outcome
         state.model.load_state_dict(ck.model_state)
         state.opt.load_state_dict(ck.optimizer_state)
         state.sched.load_state_dict(extra["scheduler"])
@@ -499,6 +575,52 @@ def _finish_fold(run: _Run, state: _FoldState, best_epoch: int,
         "fold", epoch=best_epoch, n_epochs=state.n_epochs, test_subjects=state.fold.test,
         predictions=predictions))
     return FoldOutcome(state.history, predictions, best_epoch)
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One fold (or the final model) of a run, to train on its own (a Ray task): the run's
+    ``config``, ``folds`` and ``run_info``, the ``fold`` and its ``n_epochs``; ``unfinished``:
+    the bytes of its unfinished checkpoint to continue from; ``threads``: torch threads."""
+
+    config: TrainConfig
+    folds: tuple[Fold, ...]
+    run_info: dict
+    fold: Fold
+    n_epochs: int
+    unfinished: bytes | None = None
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class FoldDone:
+    """A fold trained on its own: its outcome and its finished checkpoint's bytes (tested
+    weights and predictions, what ``checkpoints/fold_<k>.pt`` holds), and where it ran."""
+
+    outcome: FoldOutcome
+    checkpoint: bytes
+    device: str
+
+
+def train_fold_alone(job: FoldJob, data: StackedItems) -> Iterator[Progress | FoldDone]:
+    """Train one fold with the in-process code (:func:`_train_fold`, the same seeds, so the
+    same predictions) in a scratch folder; yields its records, then a FoldDone."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(max(1, job.threads))
+    device, bf16 = _runtime(job.config)
+    yield Progress(0, 0, f"started on {socket.gethostname()} ({device})")
+    with tempfile.TemporaryDirectory(prefix="mer-fold-") as tmp:
+        work, done = Path(tmp) / "unfinished.pt", Path(tmp) / "finished.pt"
+        if job.unfinished is not None:
+            work.write_bytes(job.unfinished)
+        run = _Run(job.config, data, list(job.folds), Path(tmp), device, job.run_info,
+                   resume=job.unfinished is not None, cancel=None, bf16=bf16)
+        with _deterministic():
+            outcome = yield from _train_fold(run, job.fold, work, done, job.n_epochs)
+        yield FoldDone(outcome, done.read_bytes(), str(device))
 
 
 def balanced_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -45,6 +45,13 @@ class TrainPanel(QtWidgets.QWidget):
             setattr(self, name, field)
         self.out = QtWidgets.QLineEdit()
         self.out.setPlaceholderText("run folder (default: new, in the data dir)")
+        self.cluster = QtWidgets.QLineEdit()  # empty: in this process
+        self.cluster.setPlaceholderText("cluster address")
+        self.cluster.setToolTip("Cluster address: empty trains in this process; local starts "
+                                "Ray on this machine, auto or HOST:PORT joins a Ray cluster "
+                                "(every fold a task; pip install mer-viewer[cluster])")
+        self.cluster.setMaximumWidth(110)
+        self.out.setMinimumWidth(120)
         browse = QtWidgets.QToolButton(text="…")
         browse.clicked.connect(self._ask_out)
         self.start_button = QtWidgets.QPushButton("Train")
@@ -68,6 +75,7 @@ class TrainPanel(QtWidgets.QWidget):
         out_row = QtWidgets.QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
+        out_row.addWidget(self.cluster)
         for w in (self.start_button, self.cancel_button, self.open_button, self.results_button):
             out_row.addWidget(w)
         progress_row = QtWidgets.QHBoxLayout()
@@ -108,6 +116,15 @@ class TrainPanel(QtWidgets.QWidget):
 
         return Preprocessing(self.state.cloud_params, sampling_for(config, self.form.values()))
 
+    def cluster_options(self):
+        """RayOptions of the cluster address, or None when it is empty (train here)."""
+        address = self.cluster.text().strip()
+        if not address:
+            return None
+        from ..core.cluster import RayOptions
+
+        return RayOptions(address)
+
     def out_dir(self) -> Path:
         text = self.out.text().strip()
         if text:
@@ -126,7 +143,7 @@ class TrainPanel(QtWidgets.QWidget):
             self._say("open a dataset first")
             return
         try:
-            config = self.config()
+            config, cluster = self.config(), self.cluster_options()
         except Exception as exc:  # noqa: BLE001 - a MerError naming the bad field
             self._say(str(exc))
             return
@@ -142,7 +159,7 @@ class TrainPanel(QtWidgets.QWidget):
         preprocessing, out, cancel = self.preprocessing(config), self.run_dir, self._cancel
 
         def job(datasets):
-            return training_job(datasets, config, preprocessing, out, cancel)
+            return training_job(datasets, config, preprocessing, out, cancel, cluster)
 
         self.jobs.start(self.JOB, with_macro_sheet(job, dataset) if config.protocol == "transfer"
                         else job(dataset), f"training {config.model}")

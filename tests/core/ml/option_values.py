@@ -60,11 +60,12 @@ def run_cli_train(monkeypatch, root: Path, out: Path, flags: list[str]):
 
     seen = {}
 
-    def fake_build(datasets, task, preprocessing, workers=None, cache_root=None):
+    def fake_build(datasets, task, preprocessing, workers=None, cache_root=None, pool=None):
         seen["built"] = True
         yield Progress(1, 1, "", SimpleNamespace(items=[], failed=[]))
 
-    def fake_run(config, items_, out_dir, preprocessing=None, resume=False, cancel=None):
+    def fake_run(config, items_, out_dir, preprocessing=None, resume=False, cancel=None,
+                 cluster=None):
         seen["config"], seen["preprocessing"] = config, preprocessing
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "metrics.json").write_text(json.dumps({"uf1": 0.5, "uar": 0.5}))

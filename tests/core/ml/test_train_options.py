@@ -101,7 +101,7 @@ def test_experiment_base_config_takes_the_training_flags(monkeypatch, demo_corpu
 
     seen = {}
 
-    def fake_experiment(dataset, out, settings, seeds, task, base, cloud, workers):
+    def fake_experiment(dataset, out, settings, seeds, task, base, cloud, workers, cluster):
         seen.update(task=task, base=base, seeds=seeds)
         yield Progress(1, 1, "done", [])
 
