@@ -354,8 +354,9 @@ def test_balanced_class_weights():
 
 def test_class_weights_option(tmp_path, fake_models):
     items = make_items(n_subjects=2, per_subject=6)
-    _run(TrainConfig(**FAST, class_weights="balanced"), items, tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "balanced"
+    assert TrainConfig().class_weights == "balanced"
+    _run(TrainConfig(**FAST, class_weights="none"), items, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "none"
     with pytest.raises(MerError, match="class_weights"):
         TrainConfig(class_weights="inverse")
 
