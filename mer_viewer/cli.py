@@ -73,6 +73,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--macro", type=int, default=2, metavar="K",
                    help="macro-expressions per subject, in the MaE sheet (default 2; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument("--labels", choices=("even", "casme3"), default="even",
+                   help="emotions: even (each subject shows each once; default) or casme3 "
+                        "(the real sheet's class balance)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(handler=_cmd_demo)
@@ -90,10 +93,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"{out}: already exists and is not an empty folder")
     with _writing(out):
         drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
-                         seed=args.seed, workers=args.workers, macro_per_subject=args.macro),
+                         seed=args.seed, workers=args.workers, macro_per_subject=args.macro,
+                         labels=args.labels),
               "rendering demo clips")
     summary = {"root": str(out), "subjects": args.subjects, "clips_per_subject": args.clips,
-               "macro_per_subject": args.macro, "seed": args.seed}
+               "macro_per_subject": args.macro, "seed": args.seed, "labels": args.labels}
     if args.json:
         _print_json(summary)
     else:

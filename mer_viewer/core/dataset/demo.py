@@ -43,6 +43,7 @@ from pathlib import Path
 
 from ..errors import DatasetError, MerError
 from ..progress import Progress
+from .demo_labels import LABEL_MODES
 from .demo_plan import ANOMALY_KINDS, CLIP_LETTERS, plan_corpus
 from .demo_render import ZIP_DATE, SampleSpec, init_worker, load_texture, render_sample, set_texture
 
@@ -58,7 +59,8 @@ _FIXED_TIME = dt.datetime(2024, 1, 1)
 
 
 def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: int = 0,
-               workers: int | None = None, macro_per_subject: int = 2) -> Iterator[Progress]:
+               workers: int | None = None, macro_per_subject: int = 2,
+               labels: str = "even") -> Iterator[Progress]:
     """Write the demo corpus to `out`, yielding one Progress per rendered clip (and a final one).
 
     ``clips_per_subject`` micro-expressions (ME sheet) and ``macro_per_subject``
@@ -66,6 +68,8 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
 
     ``workers=None`` uses every CPU (a process pool); ``workers=1`` renders in this
     process. An existing ``out`` is replaced only if it is empty or a demo corpus.
+    ``labels``: ``even`` (each subject shows each emotion once) or ``casme3`` (the real
+    sheet's class balance, see :mod:`.demo_labels`).
     The final Progress carries ``result=out``.
     """
     out = Path(out).expanduser().absolute()
@@ -77,8 +81,10 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
     if not 0 <= macro_per_subject <= len(CLIP_LETTERS):
         raise MerError(f"macro-expressions per subject must be between 0 and "
                        f"{len(CLIP_LETTERS)}, got {macro_per_subject}")
+    if labels not in LABEL_MODES:
+        raise MerError(f"labels must be one of {', '.join(LABEL_MODES)}, not {labels!r}")
     _check_replaceable(out)
-    specs = plan_corpus(subjects, clips_per_subject, seed, macro_per_subject)
+    specs = plan_corpus(subjects, clips_per_subject, seed, macro_per_subject, labels)
     to_render = [s for s in specs if s.kind != "missing_clip"]
     total = len(to_render) + 1
     workers = max(1, min(workers or os.cpu_count() or 1, len(to_render)))

@@ -19,6 +19,7 @@ import numpy as np
 
 from .demo_aus import EMOTION_AU_CHOICES, objective_class
 from .demo_head import SubjectLook, head_geometry
+from .demo_labels import LABEL_MODES, relabel
 from .demo_render import SampleSpec
 from .demo_scene import FX, HEIGHT, WIDTH
 
@@ -39,7 +40,9 @@ ANOMALY_COUNTS_12 = {
 }
 ANOMALY_KINDS = tuple(ANOMALY_COUNTS_12)
 
-_PLAN, _LOOK, _SAMPLE, _MACRO = 1, 2, 3, 4  # SeedSequence purposes
+_PLAN, _LOOK, _SAMPLE, _MACRO, _LABELS = 1, 2, 3, 4, 5  # SeedSequence purposes
+#: Anomalous rows the loader keeps (an unknown offset); the others are skipped.
+USABLE_KINDS = ("normal", "offset_zero")
 
 #: Emotions of the macro-expressions, dealt in turn over the subjects: their AUs
 #: give the objective classes I, II, IV, V, III, VI, VII, so a corpus of 4 subjects
@@ -109,9 +112,15 @@ def _anomaly_counts(subjects: int) -> dict[str, int]:
 
 
 def plan_corpus(subjects: int, clips_per_subject: int, seed: int,
-                macro_per_subject: int = 2) -> list[SampleSpec]:
+                macro_per_subject: int = 2, labels: str = "even") -> list[SampleSpec]:
     """Every row of both sheets as a :class:`SampleSpec` (``sheet`` "me" or "mae"), each
-    sheet's rows sorted like the real sheet, the micro-expressions first."""
+    sheet's rows sorted like the real sheet, the micro-expressions first.
+
+    ``labels``: ``even`` (each subject shows each emotion once) or ``casme3`` (the
+    usable micro-expression rows in the real sheet's proportions, see
+    :mod:`.demo_labels`); the AUs follow the emotion either way."""
+    if labels not in LABEL_MODES:
+        raise ValueError(f"labels must be one of {LABEL_MODES}, not {labels!r}")
     rng = _rng(seed, _PLAN, 1)
     numbers = subject_numbers(subjects, seed)
     looks = {n: subject_look(n, seed) for n in numbers}
@@ -128,6 +137,8 @@ def plan_corpus(subjects: int, clips_per_subject: int, seed: int,
             emotion = emotions[rng.integers(len(emotions))]
             samples[int(dealer[turn % len(dealer)])].append((kind, emotion))
             turn += 1
+    if labels == "casme3":  # its own stream: the plan's draws are the same as with even
+        samples = relabel(samples, USABLE_KINDS, _rng(seed, _LABELS, 0))
 
     beside_subject = int(rng.choice(numbers))
     upper_case_subjects = set(int(n) for n in rng.choice(numbers, min(2, subjects), replace=False))

@@ -116,6 +116,20 @@ def batch_indices(indices: np.ndarray, batch_size: int, rng: np.random.Generator
     return batches
 
 
+def balanced_batch_indices(indices: np.ndarray, labels: np.ndarray, batch_size: int,
+                           rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of as many draws as ``indices`` has rows, each draw a class present among
+    them (equally likely) and then one of its rows, with replacement: every class is seen
+    as often, a rare one's rows repeated (torch's ``WeightedRandomSampler`` with weights
+    1 / n_c). ``labels``: the class of each row of ``indices``. Batched as
+    :func:`batch_indices` does, so an epoch has the same number of steps."""
+    indices, labels = np.asarray(indices), np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    p = 1.0 / (len(classes) * counts[np.searchsorted(classes, labels)])
+    order = rng.choice(indices, size=len(indices), replace=True, p=p / p.sum())
+    return batch_indices(order, batch_size, rng)
+
+
 def n_batches(n: int, batch_size: int) -> int:
     """How many batches :func:`batch_indices` makes of n samples."""
     full, rest = divmod(n, batch_size)

@@ -29,6 +29,7 @@ from mer_viewer.core.ml.data import (
     StackedItems,
     TrainItem,
     augment,
+    balanced_batch_indices,
     batch_indices,
     eval_batches,
     n_batches,
@@ -461,7 +462,11 @@ def _train_epoch(run: _Run, state: _FoldState, epoch: int, autocast: dict, weigh
     cfg, data, classes = run.config, run.data, run.data.classes
     rng = _seed_everything(seed_for(cfg.seed, _EPOCH, state.fold.index, epoch))
     state.model.train()
-    batches = batch_indices(state.fit_idx, cfg.batch_size, rng)
+    if cfg.sampler == "balanced":
+        batches = balanced_batch_indices(state.fit_idx, data.y[state.fit_idx], cfg.batch_size,
+                                         rng)
+    else:
+        batches = batch_indices(state.fit_idx, cfg.batch_size, rng)
     loss_sum, seen, trues, predicted = 0.0, 0, [], []
     for s, b in enumerate(batches):
         if run.cancel is not None and run.cancel.is_set():

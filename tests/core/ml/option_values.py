@@ -15,15 +15,15 @@ from mer_viewer.core.progress import Progress
 ALL_CHANGED = dict(
     model="dgcnn", classes="objective", protocol="transfer", epochs=7, points=1024,
     sampling="random", device="cpu", seed=5, final_model=True, motion_encoding="color",
-    class_weights="balanced", test_time_flip=False, inner_val=0.25, holdout_fraction=0.3,
+    class_weights="none", sampler="balanced", test_time_flip=False, inner_val=0.25, holdout_fraction=0.3,
     rank="amplitude", bf16=False, precise_bn=False, augment=("scale", "flip"), lr=0.002,
     weight_decay=0.0, batch_size=8, lr_step=5, lr_gamma=0.5, rotate_deg=5.0, scale_range=0.2,
     jitter_std=0.01)
 # Another set: the None choices (auto, off), no augmentation, the panel's final model off.
 SOME_CHANGED = dict(
     model="pointnet2", classes="4", protocol="holdout", epochs=3, points=3000, sampling="fps",
-    device="auto", seed=0, final_model=False, motion_encoding="vector", class_weights="none",
-    test_time_flip=True, inner_val=None, holdout_fraction=0.5, rank="color_l2", bf16=True,
+    device="auto", seed=0, final_model=False, motion_encoding="vector", class_weights="balanced",
+    sampler="shuffle", test_time_flip=True, inner_val=None, holdout_fraction=0.5, rank="color_l2", bf16=True,
     precise_bn=True, augment=(), lr=0.0005, weight_decay=0.001, batch_size=2, lr_step=None,
     lr_gamma=1.0, rotate_deg=0.0, scale_range=0.0, jitter_std=0.0)
 

@@ -354,8 +354,9 @@ def test_balanced_class_weights():
 
 def test_class_weights_option(tmp_path, fake_models):
     items = make_items(n_subjects=2, per_subject=6)
-    _run(TrainConfig(**FAST, class_weights="balanced"), items, tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "balanced"
+    assert TrainConfig().class_weights == "balanced"
+    _run(TrainConfig(**FAST, class_weights="none"), items, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["class_weights"] == "none"
     with pytest.raises(MerError, match="class_weights"):
         TrainConfig(class_weights="inverse")
 
@@ -430,3 +431,59 @@ def test_motion_encoding_is_recorded_and_rebuilt(tmp_path, fake_models):
         assert checkpoint.model_options["motion_encoding"] == encoding
         assert checkpoint.build_model().motion_encoding == encoding
         assert json.loads((out / "config.json").read_text())["motion_encoding"] == encoding
+
+
+def test_balanced_sampler_draws_every_class_equally_often():
+    """Rows of classes 60 : 25 : 5 (a fixed seed, 200 epochs): each class a third of the
+    draws (χ² against uniform), each row of a class equally often; the shuffle takes each
+    row once an epoch. Both make the same batches per epoch."""
+    from scipy.stats import chisquare
+
+    from mer_viewer.core.ml.data import balanced_batch_indices, batch_indices, n_batches
+
+    labels = np.repeat([0, 1, 2], [60, 25, 5])
+    rows = np.arange(100, 190)  # rows of a fold: not 0..n-1
+    rng = np.random.default_rng(7)
+    drawn = []
+    for _ in range(200):
+        batches = balanced_batch_indices(rows, labels, 24, rng)
+        assert len(batches) == n_batches(90, 24) and all(2 <= len(b) <= 24 for b in batches)
+        drawn.append(np.concatenate(batches))
+    drawn = np.concatenate(drawn)
+    assert set(drawn) <= set(rows)
+    per_class = np.bincount(labels[drawn - 100], minlength=3)
+    assert chisquare(per_class).pvalue > 0.01 and abs(per_class / per_class.sum() - 1 / 3).max() < 0.01
+    rare = np.bincount(drawn[labels[drawn - 100] == 2] - 185, minlength=5)
+    assert chisquare(rare).pvalue > 0.01  # within a class: uniform over its rows
+    once = np.concatenate(batch_indices(rows, 24, rng))
+    assert sorted(once) == list(rows)
+
+
+@pytest.mark.parametrize("sampler", ["shuffle", "balanced"])
+def test_the_training_steps_see_what_the_sampler_draws(tmp_path, fake_models, one_thread,
+                                                       monkeypatch, sampler):
+    """On items of classes 8 : 3 : 1 per subject, the rows the optimizer steps train on are
+    a third of each class with ``sampler=balanced`` and the items' proportions with shuffle."""
+    from mer_viewer.core.ml import train as train_module
+
+    def label(s, j):
+        return CLASSES_3[0 if j < 8 else 1 if j < 11 else 2]
+
+    items = make_items(n_subjects=3, per_subject=12, labels_for=label)
+    seen: list[int] = []
+    real_step = train_module._optimizer_step
+
+    def recording(run, state, batch, rng, autocast, weights):
+        seen.extend(run.data.y[batch].tolist())
+        return real_step(run, state, batch, rng, autocast, weights)
+
+    monkeypatch.setattr(train_module, "_optimizer_step", recording)
+    _run(TrainConfig(**{**FAST, "epochs": 20, "batch_size": 6}, sampler=sampler,
+                     protocol="holdout", holdout_fraction=0.34, precise_bn=False,
+                     test_time_flip=False), items, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["sampler"] == sampler
+    share = np.bincount(seen, minlength=3) / len(seen)
+    expected = [1 / 3] * 3 if sampler == "balanced" else [8 / 12, 3 / 12, 1 / 12]
+    assert len(seen) == 20 * 24 and np.abs(share - expected).max() < 0.06, share
+    with pytest.raises(MerError, match="sampler"):
+        TrainConfig(sampler="weighted")

@@ -48,7 +48,7 @@ def test_no_flags_train_with_the_documented_defaults(monkeypatch, demo_corpus, t
     assert config == TrainConfig()
     assert (config.model, config.classes, config.protocol, config.points, config.sampling,
             config.seed, config.device, config.final_model, config.class_weights,
-            config.augment) == ("pointnet", "3", "loso", 2048, "sort", 0, "auto", False, "none",
+            config.augment) == ("pointnet", "3", "loso", 2048, "sort", 0, "auto", False, "balanced",
                                 ("rotate", "scale", "jitter", "flip"))
     assert preprocessing["sampling"] == asdict(SamplingParams(2048, "sort", "color_l2", 0))
 
@@ -108,10 +108,10 @@ def test_experiment_base_config_takes_the_training_flags(monkeypatch, demo_corpu
     monkeypatch.setattr(experiment, "run_experiment", fake_experiment)
     assert main(["experiment", str(demo_corpus), "--out", str(tmp_path / "e"), "--seeds", "2",
                  "--classes", "4", "--epochs", "3", "--lr", "0.01", "--no-test-time-flip",
-                 "--class-weights", "balanced", "--json"]) == 0
+                 "--class-weights", "none", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert seen["base"] == TrainConfig(classes="4", epochs=3, lr=0.01, test_time_flip=False,
-                                       class_weights="balanced")
+                                       class_weights="none")
     assert seen["task"] == "4" and seen["seeds"] == (0, 1)
     assert main(["experiment", str(demo_corpus), "--out", str(tmp_path / "e"), "--json"]) == 0
     assert seen["base"] == TrainConfig() and seen["task"] == "3"
