@@ -27,7 +27,8 @@ def test_training_on_a_local_ray_follows_its_progress(qtbot, ray_local, demo_cor
     window.jobs.partial.connect(lambda name, result: name == panel.JOB
                                 and updates.append(result))
     panel.start()
-    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled(), \
+        (panel.status.text(), window.messages.history)
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=180_000)
     assert (out / "metrics.json").is_file(), panel.status.text()
     folds = json.loads((out / "folds.json").read_text())

@@ -121,7 +121,7 @@ class TrainPanel(QtWidgets.QWidget):
         address = self.cluster.text().strip()
         if not address:
             return None
-        from ..core.cluster import RayOptions
+        from ...core.cluster import RayOptions
 
         return RayOptions(address)
 
