@@ -51,6 +51,8 @@ RUN_FILES = ("metrics.json", "predictions.csv", "folds.json", "config.json", "hi
 _INIT, _EPOCH = 11, 12  # seed streams
 # Keys of config.json that may differ when resuming (they do not change the numbers).
 _RESUME_FREE = {"device", "runtime"}
+#: settings added after runs were made, with the value that gives those runs' behaviour
+_ADDED_SETTINGS = {"sampler": "shuffle"}
 
 
 class Cancel(Protocol):
@@ -124,7 +126,7 @@ def _prepare_out_dir(out: Path, run_info: dict, folds: list[Fold], resume: bool)
     if resume and config_path.exists():
         import json
 
-        old = json.loads(config_path.read_text())
+        old = {**_ADDED_SETTINGS, **json.loads(config_path.read_text())}
         diff = sorted(k for k in set(old) | set(run_info)
                       if k not in _RESUME_FREE and old.get(k) != run_info.get(k))
         if diff:

@@ -163,6 +163,25 @@ def test_resume_refuses_other_settings(tmp_path, fake_models):
         next(run_training(TrainConfig(**FAST, lr=0.01), items, tmp_path, resume=True))
 
 
+def test_a_run_made_before_a_setting_existed_resumes(tmp_path, fake_models):
+    import json
+
+    items = make_items()
+    config = TrainConfig(**FAST)
+    _stop_after(config, items, tmp_path, 5)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["sampler"]  # written before --sampler existed: it shuffled
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert _run(config, items, tmp_path, resume=True)[-1].result.phase == "done"
+    with pytest.raises(MerError, match="cannot resume.*sampler"):
+        _stop_after(config, items, tmp_path / "b", 5)
+        saved = json.loads((tmp_path / "b" / "config.json").read_text())
+        del saved["sampler"]
+        (tmp_path / "b" / "config.json").write_text(json.dumps(saved))
+        next(run_training(TrainConfig(**FAST, sampler="balanced"), items, tmp_path / "b",
+                          resume=True))
+
+
 def test_holdout_inner_val_and_final_model(tmp_path, fake_models):
     items = make_items(n_subjects=5, per_subject=4)
     config = TrainConfig(**FAST, protocol="holdout", holdout_fraction=0.4, inner_val=0.34,
