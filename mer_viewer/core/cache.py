@@ -19,7 +19,7 @@ from .atomic import atomic_path
 from .dataset import Sample
 from .errors import CacheWarning, FrameError, MerError, write_reason
 from .face import Alignment, Box
-from .flow import FlowField, FlowMethod, pair_flow
+from .flow import DEFAULT_FLOW, FlowField, FlowMethod, pair_flow
 from .paths import cache_dir
 from .pipeline import (
     AlignedPair,
@@ -292,7 +292,8 @@ def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path 
     return ClipProducts(sample, params, root, use_cache).pair()
 
 
-def cached_flow(sample: Sample, params: CloudParams = CloudParams(), method: FlowMethod = "tvl1",
+def cached_flow(sample: Sample, params: CloudParams = CloudParams(),
+                method: FlowMethod = DEFAULT_FLOW,
                 pair: AlignedPair | None = None, root: Path | None = None,
                 use_cache: bool = True) -> FlowField:
     """The optical flow of ``sample``'s aligned pair (``pair`` when given, else the cached or
