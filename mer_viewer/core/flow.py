@@ -13,13 +13,13 @@ FLOW_METHODS: tuple[FlowMethod, ...] = ("tvl1", "dis", "farneback")
 
 #: What ``mer preprocess``, ``mer flow`` and the flow view compute unless told otherwise.
 #: Against the demo truth's image-plane motion (tests/benchmarks/bench_flow.py, README
-#: "Performance"), DIS MEDIUM at full resolution has a third of OpenCV TV-L1's end-point
-#: error in the moving regions at about 1/100 of its time (~25 ms per clip on one core).
+#: "Performance"), DIS MEDIUM at full resolution has half of OpenCV TV-L1's end-point
+#: error in the moving regions (0.13 vs 0.26 px) at 1/100 of its time (~23 ms a clip, one core).
 DEFAULT_FLOW: FlowMethod = "dis"
 
 #: DIS preset: MEDIUM is the most accurate of OpenCV's three presets (finest
 #: pyramid level, more gradient-descent iterations, variational refinement);
-#: FAST/ULTRAFAST and coarser scales save ~20 ms a clip at 2–3× its error (bench_flow).
+#: FAST/ULTRAFAST or half resolution save ~20 ms a clip at twice its error (bench_flow).
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 #: Farneback parameters (OpenCV tutorial values, one more level for ~300 px crops).

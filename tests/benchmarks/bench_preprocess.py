@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     _run(samples[:1], None, caches / "warm-up")  # dlib's models load once, outside the timing
     rows = []
     for i, flow in enumerate(flows):
-        target = caches / (flow or "none")
+        target = caches / f"{i}-{flow or 'none'}"  # a fresh cache each time
         if args.profile and i == 0:
             profile = cProfile.Profile(time.process_time)
             profile.enable()
