@@ -257,7 +257,8 @@ def _add_flow(sub: argparse._SubParsersAction) -> None:
                                    "FILE.npz: flow, magnitude, strain and the crop box.")
     _add_clip_args(p)
     p.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.npz")
-    p.add_argument("--method", choices=("tvl1", "dis", "farneback"), default="tvl1")
+    p.add_argument("--method", choices=("dis", "tvl1", "farneback"), default="dis",
+                   help="optical flow method (default %(default)s: DIS, see README Performance)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(handler=_cmd_flow)
 
@@ -305,7 +306,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
                                    "A failing clip or flow is reported and never stops the run.")
     _add_clip_args(p, sample=False)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--flow", choices=("tvl1", "dis", "farneback", "none"), default="tvl1",
+    p.add_argument("--flow", choices=("dis", "tvl1", "farneback", "none"), default="dis",
                    help="optical flow method to cache for the viewer (default %(default)s; "
                         "none = clouds and alignment only)")
     p.add_argument("--json", action="store_true", help="print the outcome of every sample")

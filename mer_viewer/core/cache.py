@@ -31,7 +31,7 @@ from .cache_files import (
 )
 from .dataset import Sample
 from .errors import CacheWarning, MerError, write_reason
-from .flow import FlowField, FlowMethod, pair_flow
+from .flow import DEFAULT_FLOW, FlowField, FlowMethod, pair_flow
 from .pipeline import (
     AlignedPair,
     CloudParams,
@@ -186,7 +186,8 @@ def cached_pair(sample: Sample, params: CloudParams = CloudParams(), root: Path 
     return ClipProducts(sample, params, root, use_cache).pair()
 
 
-def cached_flow(sample: Sample, params: CloudParams = CloudParams(), method: FlowMethod = "tvl1",
+def cached_flow(sample: Sample, params: CloudParams = CloudParams(),
+                method: FlowMethod = DEFAULT_FLOW,
                 pair: AlignedPair | None = None, root: Path | None = None,
                 use_cache: bool = True) -> FlowField:
     """The optical flow of ``sample``'s aligned pair (``pair`` when given, else the cached or

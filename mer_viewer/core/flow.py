@@ -11,9 +11,15 @@ import numpy as np
 FlowMethod = Literal["tvl1", "dis", "farneback"]
 FLOW_METHODS: tuple[FlowMethod, ...] = ("tvl1", "dis", "farneback")
 
+#: What ``mer preprocess``, ``mer flow`` and the flow view compute unless told otherwise.
+#: Against the demo truth's image-plane motion (tests/benchmarks/bench_flow.py, README
+#: "Performance"), DIS MEDIUM at full resolution has half of OpenCV TV-L1's end-point
+#: error in the moving regions (0.13 vs 0.26 px) at 1/100 of its time (~23 ms a clip, one core).
+DEFAULT_FLOW: FlowMethod = "dis"
+
 #: DIS preset: MEDIUM is the most accurate of OpenCV's three presets (finest
 #: pyramid level, more gradient-descent iterations, variational refinement);
-#: FAST/ULTRAFAST trade accuracy for speed we do not need on ~300×400 crops.
+#: FAST/ULTRAFAST or half resolution save ~20 ms a clip at twice its error (bench_flow).
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 #: Farneback parameters (OpenCV tutorial values, one more level for ~300 px crops).
@@ -42,7 +48,7 @@ def match_brightness(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
 
 
 def optical_flow(onset_rgb_crop: np.ndarray, apex_rgb_crop: np.ndarray,
-                 method: FlowMethod = "tvl1", match_lighting: bool = True) -> np.ndarray:
+                 method: FlowMethod = DEFAULT_FLOW, match_lighting: bool = True) -> np.ndarray:
     """Two (h, w, 3) uint8 RGB (or (h, w) grey) crops -> (h, w, 2) float32 flow in px.
 
     OpenCV's convention: ``flow[y, x] = (dx, dy)`` with onset(x, y) ≈
@@ -122,7 +128,7 @@ class FlowField:
         return cls(method, flow, flow_to_rgb(flow, max_magnitude=top), top)
 
 
-def pair_flow(pair, method: FlowMethod = "tvl1") -> FlowField:
+def pair_flow(pair, method: FlowMethod = DEFAULT_FLOW) -> FlowField:
     """The flow of an aligned pair (``pipeline.AlignedPair``): onset crop -> warped apex crop."""
     return FlowField.of(optical_flow(pair.onset_rgb, pair.apex_rgb, method), method)
 

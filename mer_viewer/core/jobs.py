@@ -16,7 +16,7 @@ from .cache import ClipProducts
 from .dataset import Dataset, Sample
 from .dataset.edits import EditStore, row_identity
 from .dataset.sheets import read_sheet
-from .flow import FlowMethod
+from .flow import DEFAULT_FLOW, FlowMethod
 from .geometry import display_points
 from .pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 from .progress import Progress
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the jobs import the ML modules when they run (torch is slow
 
 # --- the current clip -----------------------------------------------------------------------
 
-def cloud_job(sample: Sample, params: CloudParams, flow_method: FlowMethod = "tvl1",
+def cloud_job(sample: Sample, params: CloudParams, flow_method: FlowMethod = DEFAULT_FLOW,
               use_cache: bool = True,
               samplings: dict[str, SamplingParams] | None = None) -> Iterator[Progress]:
     """The current clip's cloud and aligned pair, from the disk cache when there, and the

@@ -68,3 +68,49 @@ def apex_errors(root: Path, spotted: dict[tuple[str, str, int], int | None]) -> 
     n = len(errors)
     return {"n": n, "median": float(np.median(found)) if found.size else float("nan"),
             "within_1": float((found <= 1).sum() / n) if n else float("nan"), "errors": errors}
+
+
+def true_flow(root: Path, sample: Sample, pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image-plane motion the demo renderer applied, on the grid of ``pair``'s flow.
+
+    ``pair`` is the clip's ``AlignedPair``. Each onset face pixel p (valid onset depth Z)
+    is the surface point P = Z K⁻¹p; at the apex it is at R (P + D(p)) + t (the AU field D
+    and the rigid head motion of the truth), seen at the apex pixel q = π(·); the aligned
+    apex shows q at the onset pixel M⁻¹q (M the pair's alignment), so the true flow is
+    M⁻¹q − p, in ``optical_flow``'s convention (onset(p) ≈ aligned apex(p + flow)).
+
+    Returns ``(flow, face, moving)``: (h, w, 2) float32 px, (h, w) bool where it is known
+    (valid onset depth), (h, w) bool where the AU field moves the face ≥ 0.2 mm.
+    ValueError when ``sample``'s onset and apex are not the frames that were rendered.
+    """
+    with np.load(truth_file(root, sample)) as truth:
+        onset, apex = (int(v) for v in truth["true_onset_apex_offset"][:2])
+        if (sample.onset, sample.apex) != (onset, apex):
+            raise ValueError(f"{sample.id}: onset/apex {sample.onset}/{sample.apex} are not the "
+                             f"rendered {onset}/{apex}")
+        tx0, ty0, tx1, ty1 = (int(v) for v in truth["box_xyxy"])
+        field_truth = truth["displacement_mm"].astype(np.float64)
+        moving_truth = truth["moving"]
+        rigid = truth["rigid"]
+        fx, fy, cx, cy = truth["intrinsics_fx_fy_cx_cy"]
+    box = pair.box
+    h, w = pair.onset_depth_mm.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    u, v = cols + box.x0, rows + box.y0
+    field = np.zeros((h, w, 3))
+    moving = np.zeros((h, w), bool)
+    inside = (u >= tx0) & (u < tx1) & (v >= ty0) & (v < ty1)
+    field[inside] = field_truth[v[inside] - ty0, u[inside] - tx0]
+    moving[inside] = moving_truth[v[inside] - ty0, u[inside] - tx0]
+    z = pair.onset_depth_mm.astype(np.float64)
+    face = z > 0
+    points = np.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=-1) + field
+    moved = points @ rigid[:, :3].T + rigid[:, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.stack([fx * moved[..., 0] / moved[..., 2] + cx,
+                      fy * moved[..., 1] / moved[..., 2] + cy, np.ones((h, w))], axis=-1)
+    matrix = np.vstack([np.asarray(pair.alignment.matrix, np.float64), [0.0, 0.0, 1.0]])
+    landed = q @ np.linalg.inv(matrix)[:2].T
+    flow = np.stack([landed[..., 0] - u, landed[..., 1] - v], axis=-1)
+    flow[~face] = 0.0
+    return flow.astype(np.float32), face, moving & face

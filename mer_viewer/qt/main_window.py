@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.flow import DEFAULT_FLOW
 from ..core.paths import demo_root
 from .infra import warm_up
 from .infra.loader import CloudLoader
@@ -25,6 +26,8 @@ from .panels.status_widgets import JobStatus, MessageBar, MessageLog
 from .panels.views2d import Views2DPanel
 from .views.flicker_view import OnsetApexView
 from .views.motion_curve import MotionCurvePanel
+
+FLOW_METHOD_KEY = "flow/chosen_method"  # QSettings: a flow method the user chose
 
 LAYOUT_VERSION = 1
 
@@ -316,7 +319,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if layout is not None:
             self.restoreState(layout, LAYOUT_VERSION)
         self.state.set_cloud_params(self.cloud_panel.restore_settings(st))
-        method = st.value("flow/method")
+        # only a method other than the default is kept ("flow/method" held every old
+        # window's TV-L1, the default then, and is ignored)
+        method = st.value(FLOW_METHOD_KEY)
         if method:
             self.views2d.set_flow_method(str(method))
 
@@ -324,7 +329,10 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.settings
         st.setValue("window/geometry", self.saveGeometry())
         st.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        st.setValue("flow/method", self.views2d.flow_method)
+        if self.views2d.flow_method == DEFAULT_FLOW:
+            st.remove(FLOW_METHOD_KEY)
+        else:
+            st.setValue(FLOW_METHOD_KEY, self.views2d.flow_method)
         self.cloud_panel.save_settings(st)
         st.sync()
 

@@ -6,7 +6,7 @@ Run (a real X display is needed for the 3D views; Xvfb gives Mesa's llvmpipe):
 
 Without DEMO_ROOT a small demo corpus (2 subjects × 3 clips) is built in a temporary
 folder. Settings, cache and data folders are private to the run; the clips are
-cached first with ``mer preprocess`` (cloud, aligned pair and the default TV-L1 flow).
+cached first with ``mer preprocess`` (cloud, aligned pair and the default DIS flow).
 Prints markdown tables: median and spread (min–max) of each measure against its goal,
 and the longest GUI-thread block of each journey. ``--starts 0``, ``--rounds 0``,
 ``--frames 0`` or ``--no-blocks`` skip the cold starts, the clip switches, the 3D frame

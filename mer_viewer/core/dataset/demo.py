@@ -94,8 +94,8 @@ def build_demo(out: Path, subjects: int = 12, clips_per_subject: int = 8, seed: 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        with closing(_render_all(to_render, staging, workers)) as labels:  # closing stops the pool
-            for step, label in enumerate(labels, start=1):
+        with closing(_render_all(to_render, staging, workers)) as rendered:  # stops the pool
+            for step, label in enumerate(rendered, start=1):
                 yield Progress(step, total, f"rendered {label}")
         _write_truth_table(specs, staging / TRUTH_DIR / "samples.csv")
         _write_exclusions(specs, staging / EXCLUSIONS_NAME)

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from ...core.dataset import Dataset, Sample, Skipped
-from ...core.flow import FlowField
+from ...core.flow import DEFAULT_FLOW, FlowField
 from ...core.pipeline import AlignedPair, CloudParams, MotionCloud, SamplingParams
 
 
@@ -70,7 +70,7 @@ class ViewerState(QtCore.QObject):
         self.sampling = SamplingParams()
         self.cloud: MotionCloud | None = None
         self.pair: AlignedPair | None = None
-        self.flow_method = "tvl1"
+        self.flow_method = DEFAULT_FLOW
         self.flow: FlowField | None = None
         self.picked: PickedPoint | None = None
         self._pixel_index: np.ndarray | None = None

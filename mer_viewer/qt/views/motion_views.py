@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
 from ...core.face import Box
-from ...core.flow import FLOW_METHODS, FlowField, color_wheel
+from ...core.flow import DEFAULT_FLOW, FLOW_METHODS, FlowField, color_wheel
 from ...core.pipeline import MotionCloud
 from .image_view import ImagePanel, fix_bar_width, qimage_from_rgb
 
@@ -23,6 +23,7 @@ class FlowView(ImagePanel):
         super().__init__("Optical flow", parent)
         self.method_box = QtWidgets.QComboBox()
         self.method_box.addItems(FLOW_METHODS)
+        self.method_box.setCurrentText(DEFAULT_FLOW)
         self.method_box.setToolTip("optical flow method (on the aligned onset/apex crops)")
         self.wheel = QtWidgets.QLabel()
         self.wheel.setPixmap(QtGui.QPixmap.fromImage(qimage_from_rgb(color_wheel(30))))
