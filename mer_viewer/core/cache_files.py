@@ -153,10 +153,11 @@ def load_flow(path: Path) -> FlowField | None:
     """A cached flow field, or None when the file is absent, unreadable or inconsistent."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            flow, rgb, top = data["flow"], data["rgb"], float(data["max_px"])
+            flow, rgb, _max = data["flow"], data["rgb"], float(data["max_px"])
             method = json.loads(data["meta"].tobytes().decode())["method"]
     except _UNREADABLE:
         return None
     if flow.ndim != 3 or flow.shape[2] != 2 or rgb.shape != flow.shape[:2] + (3,):
         return None
-    return FlowField(method, flow, rgb, top)
+    # the coding is made again from the flow (files of older versions scaled it otherwise)
+    return FlowField.of(flow, method)

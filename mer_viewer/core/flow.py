@@ -88,6 +88,10 @@ def direction(flow: np.ndarray) -> np.ndarray:
     return np.mod(np.arctan2(flow[..., 1], flow[..., 0]), 2 * np.pi).astype(np.float32)
 
 
+#: the flow view's full brightness: this percentile of the lengths (longer ones clip)
+SCALE_PERCENTILE = 99.0
+
+
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """(h, w, 2) flow px -> (h, w, 3) uint8 RGB, OpenCV's HSV coding.
 
@@ -113,19 +117,26 @@ class FlowField:
     """A clip's flow and what the flow view draws of it, computed once (and cached).
 
     ``flow`` (h, w, 2) float32 px on the onset face box (``optical_flow``);
-    ``rgb`` (h, w, 3) uint8 its ``flow_to_rgb`` coding; ``max_px`` its largest length.
+    ``rgb`` (h, w, 3) uint8 its ``flow_to_rgb`` coding, full brightness at ``scale_px``
+    (the 99th percentile of the lengths: DIS leaves a few long wrong vectors in
+    textureless skin, which would otherwise darken the face's real motion);
+    ``max_px`` its largest length.
     """
 
     method: FlowMethod
     flow: np.ndarray
     rgb: np.ndarray
     max_px: float
+    scale_px: float = 0.0
 
     @classmethod
     def of(cls, flow: np.ndarray, method: FlowMethod) -> FlowField:
         flow = np.asarray(flow, dtype=np.float32)
-        top = float(magnitude(flow).max()) if flow.size else 0.0
-        return cls(method, flow, flow_to_rgb(flow, max_magnitude=top), top)
+        length = magnitude(flow)
+        top = float(length.max()) if flow.size else 0.0
+        scale = float(np.percentile(length, SCALE_PERCENTILE)) if flow.size else 0.0
+        scale = scale if scale > 0 else top
+        return cls(method, flow, flow_to_rgb(flow, max_magnitude=scale), top, scale)
 
 
 def pair_flow(pair, method: FlowMethod = DEFAULT_FLOW) -> FlowField:

@@ -113,3 +113,20 @@ def test_strain_of_stretch_and_shear_is_analytic():
     np.testing.assert_allclose(stretch, np.hypot(0.03, 0.02), rtol=1e-4)
     shear = flow.optical_strain(_linear_field(0, 0.04, 0, 0))  # u = 0.04 y
     np.testing.assert_allclose(shear, 0.04 / np.sqrt(2), rtol=1e-4)
+
+
+def test_a_few_long_wrong_vectors_do_not_darken_the_flow_view():
+    # uniform 1 px motion to the right, plus 0.5 % wild 20 px vectors (as DIS leaves in
+    # textureless skin): the real motion is shown at full brightness, the max still reported
+    from mer_viewer.core.flow import FlowField
+
+    flow = np.zeros((100, 100, 2), np.float32)
+    flow[..., 0] = 1.0
+    flow[::20, ::10] = (0.0, 20.0)  # 50 of 10,000 pixels
+    field = FlowField.of(flow, "dis")
+    assert field.max_px == pytest.approx(20.0)
+    assert field.scale_px == pytest.approx(1.0)
+    value = field.rgb.max(axis=2)  # HSV value, full saturation
+    assert np.median(value) == 255
+    plain = FlowField.of(np.zeros((4, 4, 2), np.float32), "dis")  # no motion: black
+    assert plain.rgb.max() == 0 and plain.max_px == 0.0

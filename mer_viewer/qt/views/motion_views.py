@@ -53,6 +53,8 @@ class FlowView(ImagePanel):
         self.image.setRect(box.x0, box.y0, box.width, box.height)
         self.set_frame_shape(frame_shape)
         self.detail.setText(f"max {flow.max_px:.2f} px")  # the method is in the box
+        self.detail.setToolTip(f"full brightness at {flow.scale_px:.2f} px (99th percentile "
+                               "of the lengths; the few longer vectors are clipped)")
 
     def show_failure(self, message: str) -> None:
         """The flow could not be computed: say so beside the title (the image stays empty)."""
