@@ -47,7 +47,7 @@ def drive(job: Iterator[Progress], description: str, quiet: bool = False) -> obj
 
 
 @contextlib.contextmanager
-def _writing(path: Path) -> Iterator[None]:
+def writing_file(path: Path) -> Iterator[None]:
     """Name ``path`` (not a temporary file beside it) when writing it fails."""
     try:
         yield
@@ -55,7 +55,7 @@ def _writing(path: Path) -> Iterator[None]:
         raise FileError(path, f"cannot write ({write_reason(path, exc)})") from exc
 
 
-def _print_json(payload: object) -> None:
+def print_json(payload: object) -> None:
     json.dump(payload, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
 
@@ -91,7 +91,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = args.out.expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: already exists and is not an empty folder")
-    with _writing(out):
+    with writing_file(out):
         drive(build_demo(out, subjects=args.subjects, clips_per_subject=args.clips,
                          seed=args.seed, workers=args.workers, macro_per_subject=args.macro,
                          labels=args.labels),
@@ -99,7 +99,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     summary = {"root": str(out), "subjects": args.subjects, "clips_per_subject": args.clips,
                "macro_per_subject": args.macro, "seed": args.seed, "labels": args.labels}
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         print(f"demo corpus written to {out}")
     return 0
@@ -123,9 +123,9 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    dataset = _open_dataset(args, kind=args.sheet, exclusions=args.exclude)
+    dataset = open_dataset_of_args(args, kind=args.sheet, exclusions=args.exclude)
     if args.json:
-        _print_json(dataset.as_json())
+        print_json(dataset.as_json())
         return 0
     print(f"root:     {dataset.root}")
     print(f"sheet:    {dataset.sheet.name}")
@@ -160,7 +160,7 @@ def _add_ignore_edits(p: argparse.ArgumentParser) -> None:
                         "mer_annotations.json sidecar is not read)")
 
 
-def _open_dataset(args: argparse.Namespace, root: Path | str | None = None, **options):
+def open_dataset_of_args(args: argparse.Namespace, root: Path | str | None = None, **options):
     """``Dataset.open`` of ``root`` (default ``args.root``) with the user's annotation edits,
     or without them under ``--ignore-edits``; an unreadable sidecar's error says so."""
     from .core.dataset import Dataset
@@ -174,7 +174,7 @@ def _open_dataset(args: argparse.Namespace, root: Path | str | None = None, **op
                                      "without it)") from None
 
 
-def _add_clip_args(p: argparse.ArgumentParser, sample: bool = True) -> None:
+def add_clip_args(p: argparse.ArgumentParser, sample: bool = True) -> None:
     p.add_argument("root", type=Path, help="dataset root")
     _add_ignore_edits(p)
     if sample:
@@ -190,7 +190,7 @@ def _add_clip_args(p: argparse.ArgumentParser, sample: bool = True) -> None:
                    help="when dlib finds no face, use the nearest depth blob instead of failing")
 
 
-def _cloud_params(args: argparse.Namespace):
+def cloud_params_of_args(args: argparse.Namespace):
     from .core.motion import MotionParams
     from .core.pipeline import CloudParams
 
@@ -201,7 +201,7 @@ def _cloud_params(args: argparse.Namespace):
 
 
 def _find_sample(args: argparse.Namespace):
-    return _open_dataset(args).find(args.subject, args.clip)
+    return open_dataset_of_args(args).find(args.subject, args.clip)
 
 
 # --- mer cloud --------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def _add_cloud(sub: argparse._SubParsersAction) -> None:
                        description="Compute the (r, θ, φ) motion point cloud of a clip and write "
                                    "its N sampled points (npz: points, colors, motion, pixels, "
                                    "input; ply: points coloured by r̂θ̂φ̂).")
-    _add_clip_args(p)
+    add_clip_args(p)
     p.add_argument("--out", required=True, type=Path, help="FILE.npz or FILE.ply")
     p.add_argument("--points", type=int, default=2048, help="N (default 2048)")
     p.add_argument("--sampling", choices=SAMPLINGS, default="sort")
@@ -234,13 +234,13 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.out}: --out must end in .npz or .ply")
     sample = _find_sample(args)
     sampling = SamplingParams(args.points, args.sampling, args.rank, args.seed)
-    cloud = cached_cloud(sample, _cloud_params(args), sampling, use_cache=not args.no_cache)
-    with _writing(args.out):
+    cloud = cached_cloud(sample, cloud_params_of_args(args), sampling, use_cache=not args.no_cache)
+    with writing_file(args.out):
         export_cloud(cloud, args.out)
     summary = {"sample": sample.id, "out": str(args.out), "points": args.points,
                "kept_face_points": len(cloud), "padded": cloud.padded, **cloud.provenance}
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         note = f", {cloud.padded} repeated (face has fewer points)" if cloud.padded else ""
         print(f"{sample.id}: {args.points} of {len(cloud)} face points ({args.sampling}{note}) "
@@ -255,7 +255,7 @@ def _add_flow(sub: argparse._SubParsersAction) -> None:
                        description="Optical flow on the same crop and alignment as the point "
                                    "cloud. FILE.png: colour-coded flow with a colour-wheel legend; "
                                    "FILE.npz: flow, magnitude, strain and the crop box.")
-    _add_clip_args(p)
+    add_clip_args(p)
     p.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.npz")
     p.add_argument("--method", choices=("dis", "tvl1", "farneback"), default="dis",
                    help="optical flow method (default %(default)s: DIS, see README Performance)")
@@ -273,11 +273,11 @@ def _cmd_flow(args: argparse.Namespace) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
         raise UsageError(f"{args.out}: --out must end in .png or .npz")
-    pair = align_pair(_find_sample(args), _cloud_params(args))
+    pair = align_pair(_find_sample(args), cloud_params_of_args(args))
     flow = optical_flow(pair.onset_rgb, pair.apex_rgb, args.method)
     length = magnitude(flow)
     if suffix == ".npz":
-        with _writing(args.out):
+        with writing_file(args.out):
             write_npz(args.out, {"flow": flow, "magnitude": length,
                                  "strain": optical_strain(flow),
                                  "box": np.asarray(pair.box, dtype=np.int64)})
@@ -285,13 +285,13 @@ def _cmd_flow(args: argparse.Namespace) -> int:
         image = flow_to_rgb(flow)
         size = max(24, min(image.shape[:2]) // 4)
         image[:size, -size:] = np.maximum(image[:size, -size:], color_wheel(size))
-        with _writing(args.out):
+        with writing_file(args.out):
             write_png(args.out, image)
     summary = {"sample": pair.sample_id, "method": args.method, "out": str(args.out),
                "box": list(pair.box), "max_px": float(length.max()),
                "median_px": float(np.median(length))}
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         print(f"{pair.sample_id}: {args.method} flow, max {summary['max_px']:.2f} px -> {args.out}")
     return 0
@@ -304,7 +304,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
                        description="Fill the cache with every sample's motion cloud, aligned "
                                    "pair and optical flow (what the viewer shows), in parallel. "
                                    "A failing clip or flow is reported and never stops the run.")
-    _add_clip_args(p, sample=False)
+    add_clip_args(p, sample=False)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--flow", choices=("dis", "tvl1", "farneback", "none"), default="dis",
                    help="optical flow method to cache for the viewer (default %(default)s; "
@@ -317,9 +317,9 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
 def _cmd_preprocess(args: argparse.Namespace) -> int:
     from .core.cache import preprocess
 
-    dataset = _open_dataset(args)
+    dataset = open_dataset_of_args(args)
     flow = None if args.flow == "none" else args.flow
-    outcomes = drive(preprocess(dataset.samples, _cloud_params(args), args.workers, flow=flow,
+    outcomes = drive(preprocess(dataset.samples, cloud_params_of_args(args), args.workers, flow=flow,
                                 pool=_ray_pool(args)), "preprocessing clips") or []
     failed = [o for o in outcomes if not o.ok]
     flow_failed = [o for o in outcomes if o.ok and o.flow_error]
@@ -327,7 +327,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     # computed and checked, but the cache could not keep them (a CacheWarning said why)
     uncached = [o for o in outcomes if o.ok and o.cache_error]
     if args.json:
-        _print_json({"root": str(dataset.root), "done": len(outcomes) - len(failed),
+        print_json({"root": str(dataset.root), "done": len(outcomes) - len(failed),
                      "from_cache": cached, "flow": flow,
                      "failed": [{"sample": o.sample_id, "error": o.error} for o in failed],
                      "flow_failed": [{"sample": o.sample_id, "error": o.flow_error}
@@ -382,7 +382,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                    "subject hold-out, or macro→micro transfer), fixed epochs, "
                                    "pooled UF1/UAR. Writes metrics.json, predictions.csv, "
                                    "folds.json, config.json, checkpoints and PNGs to RUN.")
-    _add_clip_args(p, sample=False)
+    add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
     _add_train_options(p)
     p.add_argument("--resume", action="store_true", help="continue a stopped run in RUN")
@@ -401,8 +401,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     transfer = options["protocol"] == "transfer"
     macro = _macro_dataset(args, options["classes"]) if transfer else None
     config = config_from_options(options)
-    datasets = [_open_dataset(args)] + ([macro] if macro is not None else [])
-    preprocessing = Preprocessing(_cloud_params(args), sampling_for(config, options))
+    datasets = [open_dataset_of_args(args)] + ([macro] if macro is not None else [])
+    preprocessing = Preprocessing(cloud_params_of_args(args), sampling_for(config, options))
     built = drive(build_items(datasets, config.classes, preprocessing, args.workers,
                               pool=_ray_pool(args)), "preparing point clouds")
     for sample_id, error in built.failed:
@@ -412,7 +412,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"training {config.model}")
     metrics = json.loads((args.out / "metrics.json").read_text())
     if args.json:
-        _print_json(metrics)
+        print_json(metrics)
     else:
         print(f"{config.model}, {config.classes} classes, {config.protocol}: "
               f"UF1 {metrics['uf1']:.4f}, UAR {metrics['uar']:.4f} "
@@ -431,7 +431,7 @@ def _macro_dataset(args: argparse.Namespace, classes: str | None):
     if root.is_dir() and find_sheet(root, "mae") is None:
         raise UsageError(f"{root}: --protocol transfer needs the macro-expression sheet "
                          "(cas(me)3_part_A_MaE_label_JpgIndex*.xlsx), and there is none")
-    return _open_dataset(args, root, kind="mae")
+    return open_dataset_of_args(args, root, kind="mae")
 
 
 # --- mer classify -----------------------------------------------------------------------
@@ -473,10 +473,10 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         checkpoint, root, subject, clip = args.positional
     else:
         raise UsageError("expected [CHECKPOINT] ROOT SUBJECT CLIP")
-    sample = _open_dataset(args, Path(root)).find(subject, clip)
+    sample = open_dataset_of_args(args, Path(root)).find(subject, clip)
     result = classify(sample, Path(checkpoint) if checkpoint else None)
     if args.json:
-        _print_json(result.as_json())
+        print_json(result.as_json())
     else:
         truth = f" (annotated: {result.true})" if result.true else ""
         print(f"{sample.id}: {result.predicted}{truth}")
@@ -493,15 +493,15 @@ def _classify_all(args: argparse.Namespace) -> int:
     if args.out is None:
         raise UsageError("--all needs --out FILE.csv")
     checkpoint = Path(args.positional[0]) if len(args.positional) == 2 else None
-    dataset = _open_dataset(args, Path(args.positional[-1]))
+    dataset = open_dataset_of_args(args, Path(args.positional[-1]))
     result = drive(classify_samples(dataset.samples, checkpoint, args.workers),
                    "classifying clips")
     for sample_id, error in result.failed:
         print(f"mer classify: skipping {sample_id}: {error}", file=sys.stderr)
-    with _writing(args.out):
+    with writing_file(args.out):
         write_batch_csv(args.out, result)
     if args.json:
-        _print_json({**result.as_json(), "out": str(args.out)})
+        print_json({**result.as_json(), "out": str(args.out)})
     else:
         labelled = [r for r in result.rows if r.label is not None]
         right = sum(r.label == r.predicted for r in labelled)
@@ -517,7 +517,7 @@ def _add_experiment(sub: argparse._SubParsersAction) -> None:
                        description="Train every setting (sort vs random, N 1024/2048/4096, "
                                    "PointNet++/PointNet/DGCNN) with several seeds under LOSO and "
                                    "write OUT/results.md (mean ± std of UF1 and UAR).")
-    _add_clip_args(p, sample=False)
+    add_clip_args(p, sample=False)
     p.add_argument("--out", required=True, type=Path, help="experiment folder")
     p.add_argument("--seeds", type=int, default=3, help="seeds per setting (default 3)")
     p.add_argument("--models", nargs="+", choices=MODEL_NAMES,
@@ -552,12 +552,12 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if not settings:
         raise UsageError("no setting left after --models/--points")
     base = config_from_options(_train_values(args))
-    scores = drive(run_experiment(_open_dataset(args), args.out, settings,
+    scores = drive(run_experiment(open_dataset_of_args(args), args.out, settings,
                                   tuple(range(args.seeds)), base.classes, base,
-                                  _cloud_params(args), args.workers, _ray_options(args)),
+                                  cloud_params_of_args(args), args.workers, _ray_options(args)),
                    "experiment")
     if args.json:
-        _print_json([{**asdict(s.setting), "seed": s.seed, "uf1": s.uf1, "uar": s.uar}
+        print_json([{**asdict(s.setting), "seed": s.seed, "uf1": s.uf1, "uar": s.uar}
                      for s in scores])
     else:
         print(markdown_table(scores, base.classes), end="")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from .cli import (
     UsageError,
-    _add_clip_args,
-    _cloud_params,
-    _open_dataset,
-    _print_json,
-    _writing,
+    add_clip_args,
+    cloud_params_of_args,
     drive,
+    open_dataset_of_args,
+    print_json,
+    writing_file,
 )
 
 
@@ -27,7 +27,7 @@ def add_spot(sub: argparse._SubParsersAction) -> None:
                     "where the depth curve peaks. Works on skipped rows too (onset == apex); "
                     "an unknown offset (0) searches --window frames after the onset. --all "
                     "spots every sample and every onset == apex row.")
-    _add_clip_args(p, sample=False)
+    add_clip_args(p, sample=False)
     p.add_argument("subject", nargs="?", help="subject, e.g. spNO.1")
     p.add_argument("clip", nargs="?", help="clip letter, or <clip>_<onset>")
     p.add_argument("--all", action="store_true",
@@ -56,13 +56,13 @@ def cmd_spot(args: argparse.Namespace) -> int:
     if args.out is not None and not args.all:
         raise UsageError("--out goes with --all")
     flow = None if args.flow == "none" else args.flow
-    params = _cloud_params(args)
-    dataset = _open_dataset(args)
+    params = cloud_params_of_args(args)
+    dataset = open_dataset_of_args(args)
     if not args.all:
         curve = motion_curve(find_target(dataset, args.subject, args.clip), params, flow,
                              args.window, dataset.exceptions)
         if args.json:
-            _print_json(curve.as_json())
+            print_json(curve.as_json())
             return 0
         note = f" (skipped row: {curve.skipped_reason})" if curve.skipped_reason else ""
         print(f"{curve.subject} {curve.clip} onset {curve.onset}{note}: suggested apex "
@@ -82,11 +82,11 @@ def cmd_spot(args: argparse.Namespace) -> int:
                               args.workers), "spotting apexes") or []
     seconds = time.perf_counter() - start
     if args.out is not None:
-        with _writing(args.out):
+        with writing_file(args.out):
             write_csv(outcomes, args.out)
     failed = [o for o in outcomes if o.curve is None]
     if args.json:
-        _print_json({"root": str(dataset.root), "clips": len(outcomes), "failed": len(failed),
+        print_json({"root": str(dataset.root), "clips": len(outcomes), "failed": len(failed),
                      "seconds": round(seconds, 2), "out": str(args.out) if args.out else None,
                      "rows": [{**(o.curve.as_json() if o.curve else {
                          "subject": o.target.subject, "clip": o.target.clip,

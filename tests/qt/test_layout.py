@@ -14,15 +14,7 @@ SUBPACKAGES = ("infra", "views", "panels")
 
 #: Pre-existing crossings outside qt/, each between a module and the sibling split off it
 #: (importer, imported module, name). The test fails once one is gone, so the list only shrinks.
-SPLIT_SIBLINGS = {
-    ("mer_viewer.cli_spot", "mer_viewer.cli", "_add_clip_args"),
-    ("mer_viewer.cli_spot", "mer_viewer.cli", "_cloud_params"),
-    ("mer_viewer.cli_spot", "mer_viewer.cli", "_open_dataset"),
-    ("mer_viewer.cli_spot", "mer_viewer.cli", "_print_json"),
-    ("mer_viewer.cli_spot", "mer_viewer.cli", "_writing"),
-    ("mer_viewer.core.ml.checkpoint_checks", "mer_viewer.core.ml.checkpoint",
-     "_check_class_names"),
-}
+SPLIT_SIBLINGS: set[tuple[str, str, str]] = set()  # none left
 
 
 def _module_name(path: Path, root: Path) -> str:

@@ -125,7 +125,7 @@ def weights_digest(state: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _check_class_names(names: Any) -> str | None:
+def check_class_names(names: Any) -> str | None:
     """What is wrong with a list of class names (None: nothing)."""
     if not isinstance(names, (list, tuple)) or not names:
         return f"class_names must be a list of names, got {shown(names)}"
@@ -165,7 +165,7 @@ def save_checkpoint(path: Path | str, model, optimizer, config: Any, class_names
         raise TypeError("model_name missing and config has no 'model'")
     options = model_options if model_options is not None else config_d.get("model_options", {})
     names = list(class_names)
-    problem = _check_class_names(names)
+    problem = check_class_names(names)
     if problem:
         raise ValueError(problem)
     preprocessing_d = plain(preprocessing or {}, where="preprocessing")

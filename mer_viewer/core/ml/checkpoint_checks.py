@@ -28,7 +28,7 @@ def _plain_mapping(value: Any, field: str) -> str | None:
 def check_metadata(data: Mapping[str, Any]) -> str | None:
     """Types and ranges of every field but the weights (``format_version`` ≤ current is
     checked by the caller)."""
-    from mer_viewer.core.ml.checkpoint import _check_class_names
+    from mer_viewer.core.ml.checkpoint import check_class_names
 
     version = data["format_version"]
     if not _is_int(version) or version < 1:
@@ -44,7 +44,7 @@ def check_metadata(data: Mapping[str, Any]) -> str | None:
     if not _is_int(n) or n < 2:
         return f"num_classes must be a whole number ≥ 2, got {shown(n)}"
     names = data["class_names"]
-    problem = _check_class_names(names)
+    problem = check_class_names(names)
     if problem:
         return problem
     if len(names) != n:
