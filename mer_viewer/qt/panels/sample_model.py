@@ -15,7 +15,6 @@ from ...core.dataset import Dataset, Sample, Skipped
 COLUMNS = ("sample", "emotion", "4-class", "objective", "AU", "onset", "apex", "offset", "status")
 _USER = QtCore.Qt.ItemDataRole.UserRole.value
 ROW_ROLE = _USER + 1   # the Sample or Skipped of a row
-INFO_ROLE = _USER + 2  # dict used by the filter
 SORT_ROLE = _USER + 3  # numbers as numbers, text lower-case
 TASK_NAMES = {"7": "7 emotions", "4": "4 classes", "3": "3 classes", "objective": "objective"}
 
@@ -23,7 +22,7 @@ _Role = QtCore.Qt.ItemDataRole
 # roles as ints: a view asks for 7 roles per cell per paint, most answered None at once
 _DISPLAY, _TOOLTIP, _FONT, _FOREGROUND = (r.value for r in (
     _Role.DisplayRole, _Role.ToolTipRole, _Role.FontRole, _Role.ForegroundRole))
-_ANSWERED = frozenset((_DISPLAY, _TOOLTIP, _FONT, _FOREGROUND, ROW_ROLE, INFO_ROLE, SORT_ROLE))
+_ANSWERED = frozenset((_DISPLAY, _TOOLTIP, _FONT, _FOREGROUND, ROW_ROLE, SORT_ROLE))
 _GREY = QtGui.QColor(150, 150, 150)
 _EDITED = QtGui.QColor(230, 150, 30)
 _WARNED = QtGui.QColor(220, 130, 0)
@@ -59,9 +58,9 @@ def sort_key(value) -> float | str:
 
 
 class _Entry:
-    """One clip row: its cells and the filter's view of it, made on first use."""
+    """One clip row: its cells and what the filter looks at, made on first use."""
 
-    __slots__ = ("row", "_cells", "_info")
+    __slots__ = ("row", "_cells", "_text", "_labels")
 
     def __init__(self, row: Sample | Skipped):
         self.reset(row)
@@ -70,7 +69,8 @@ class _Entry:
         """Show ``row`` (its cells made again on first use)."""
         self.row = row
         self._cells: list | None = None
-        self._info: dict | None = None
+        self._text: str | None = None
+        self._labels: dict[str, str | None] = {}
 
     @property
     def cells(self) -> list:
@@ -79,15 +79,25 @@ class _Entry:
         return self._cells
 
     @property
-    def info(self) -> dict:
-        """``labels`` (task → class, made per task when a class filter asks), ``status``
-        (without the reason) and the lower-case ``text`` the search looks in."""
-        if self._info is None:
+    def status(self) -> str:
+        """``ok``, ``edited`` or ``skipped`` (without the reason)."""
+        return status_of(self.row).split(":")[0]
+
+    @property
+    def text(self) -> str:
+        """The lower-case text the search looks in."""
+        if self._text is None:
             row = self.row
             text = " ".join(str(v) for v in self.cells) + f" {row.subject} {row.subject}/{row.clip}"
-            self._info = {"labels": _Labels(row), "status": status_of(row).split(":")[0],
-                          "text": text.lower()}
-        return self._info
+            self._text = text.lower()
+        return self._text
+
+    def label(self, task: str) -> str | None:
+        """The row's class for ``task`` (None: skipped, or left out by the task)."""
+        if task not in self._labels:
+            row = self.row
+            self._labels[task] = row.label(task) if isinstance(row, Sample) else None
+        return self._labels[task]
 
     def display(self, column: int):
         value = self.cells[column]
@@ -97,20 +107,6 @@ class _Entry:
         if warnings and column == len(COLUMNS) - 1:
             return f"{value} ⚠ {'; '.join(warnings)}"
         return value
-
-
-class _Labels(dict):
-    """task → class of a row, each computed when first looked up (``get``)."""
-
-    def __init__(self, row: Sample | Skipped):
-        super().__init__()
-        self._row = row
-
-    def get(self, task, default=None):
-        if task not in self:
-            self[task] = self._row.label(task) if isinstance(self._row, Sample) else None
-        value = dict.get(self, task)
-        return default if value is None else value
 
 
 def _order(key: float | str) -> tuple[int, float | str]:
@@ -196,12 +192,11 @@ class SampleTreeModel(QtCore.QAbstractItemModel):
         self._relayout()
 
     def accepts(self, entry: _Entry) -> bool:
-        info = entry.info
-        if self.klass and info["labels"].get(self.task) != self.klass:
+        if self.klass and entry.label(self.task) != self.klass:
             return False
-        if self.status != "all" and info["status"] != self.status:
+        if self.status != "all" and entry.status != self.status:
             return False
-        return not self.text or self.text in info["text"]
+        return not self.text or self.text in entry.text
 
     def sort(self, column: int,  # noqa: D102 - the view's column sort (-1: the sheet's order)
              order: QtCore.Qt.SortOrder = QtCore.Qt.SortOrder.AscendingOrder) -> None:
@@ -325,8 +320,6 @@ class SampleTreeModel(QtCore.QAbstractItemModel):
             return sort_key(entry.cells[column])
         if role == ROW_ROLE:
             return entry.row if column == 0 else None
-        if role == INFO_ROLE:
-            return entry.info if column == 0 else None
         row = entry.row
         skipped = isinstance(row, Skipped)
         if role == _FONT:
