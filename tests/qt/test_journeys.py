@@ -53,6 +53,7 @@ def test_open_select_and_press_c_with_the_bundled_model(qtbot, demo_corpus, tmp_
     wait_settled(qtbot, window)
     panel = window.classify_panel
     panel.model_box.setCurrentText(f"bundled {task}-class")
+    docks = {name: dock.geometry() for name, dock in window.docks.items() if dock.isVisible()}
     press(qtbot, window.browser.tree, QtCore.Qt.Key.Key_C)
     assert window.jobs.is_running(panel.JOB) or panel.result is not None
     watch.assert_all_end(qtbot, timeout_s=120)
@@ -63,6 +64,10 @@ def test_open_select_and_press_c_with_the_bundled_model(qtbot, demo_corpus, tmp_
     assert result.predicted == expected.predicted and result.true == sample.label(task)
     assert panel.chart.values == result.probabilities
     assert f"predicted <b>{result.predicted}</b>" in panel.result_label.text()
+    assert panel.checkpoint_label.text() == f"model: {bundled_checkpoint(task).name}"
+    # the result takes lines kept for it: no dock moves (the 3D views would reallocate)
+    qtbot.wait(50)
+    assert {n: d.geometry() for n, d in window.docks.items() if d.isVisible()} == docks
     # saliency: computed for the network's 2048 points and shown on the cloud
     panel.saliency_check.setChecked(True)
     cp = window.cloud_panel

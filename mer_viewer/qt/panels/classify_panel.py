@@ -13,6 +13,7 @@ from ...core.ml.classify import Classification
 from ..infra.scene_activation import ignore_window_activation
 from ..infra.state import ViewerState
 from ..infra.workers import JobRunner
+from ..views.elided import ElidedLabel
 
 BUNDLED = {"bundled 3-class": "3", "bundled 4-class": "4"}
 BAR = (90, 140, 220)
@@ -70,8 +71,15 @@ class ClassifyPanel(QtWidgets.QWidget):
         self.choose.setToolTip("choose a checkpoint file (.pt)")
         self.button = QtWidgets.QPushButton("Classify clip (C)")
         self.saliency_check = QtWidgets.QCheckBox("colour the cloud by saliency")
+        # verdict and checkpoint on lines of fixed height: a result arriving never moves the
+        # docks (which would also make the 3D views reallocate and repaint at once)
         self.result_label = QtWidgets.QLabel("no classification yet")
         self.result_label.setWordWrap(True)
+        self.result_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                        QtWidgets.QSizePolicy.Policy.Fixed)
+        self.result_label.setFixedHeight(2 * self.result_label.fontMetrics().lineSpacing() + 2)
+        self.checkpoint_label = ElidedLabel("")
+        self.checkpoint_label.setEnabled(False)  # greyed: a detail under the verdict
         self.chart = ProbabilityChart()
         ignore_window_activation(self.chart)
         top = QtWidgets.QHBoxLayout()
@@ -82,6 +90,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.result_label)
+        lay.addWidget(self.checkpoint_label)
         lay.addWidget(self.chart, 1)
         lay.addWidget(self.saliency_check)
         self.result: Classification | None = None
@@ -131,6 +140,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         self.result = None
         self.chart.set_probabilities({}, None, None)
         self.result_label.setText("press C to classify this clip")
+        self.checkpoint_label.setText("")
         self.cloud_panel.set_saliency("", None)
 
     def _on_result(self, name: str, result) -> None:
@@ -150,7 +160,8 @@ class ClassifyPanel(QtWidgets.QWidget):
             verdict = "  ✓ correct" if result.true == result.predicted else "  ✗ wrong"
         self.result_label.setText(
             f"predicted <b>{result.predicted}</b> ({result.probabilities[result.predicted]:.0%})"
-            f" · annotated <b>{true}</b>{verdict}<br><small>{result.checkpoint.name}</small>")
+            f" · annotated <b>{true}</b>{verdict}")
+        self.checkpoint_label.setText(f"model: {result.checkpoint.name}")
         self.chart.set_probabilities(result.probabilities, result.predicted, result.true)
         self._apply_saliency()
 
