@@ -117,6 +117,20 @@ def _models_loaded() -> bool:
     return _models_cache is not None
 
 
+#: Niceness added to the helper process: it never takes a core from the GUI thread (or the
+#: GL threads drawing for it) while both want one; idle, it runs at full speed.
+HELPER_NICE = 5
+
+
+def _start_helper() -> None:
+    """The helper process's initializer: a lower priority, then the models."""
+    try:
+        os.nice(HELPER_NICE)
+    except OSError:  # not allowed here: it runs at the usual priority
+        pass
+    _models()
+
+
 def warm_up() -> Future:
     """Load dlib's face detector and landmark model in a helper process, started now;
     from then on ``detect_landmarks`` of this process runs there.
@@ -132,7 +146,7 @@ def warm_up() -> Future:
     with _models_lock:
         if _helper is None or _helper[0] != os.getpid():
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_models)
+                                       initializer=_start_helper)
             _helper = (os.getpid(), pool, pool.submit(_models_loaded))
         return _helper[2]
 

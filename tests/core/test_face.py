@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import cv2
 import numpy as np
@@ -271,6 +272,10 @@ def test_warm_up_helper_gives_the_same_landmarks_and_loads_nothing_here(onset, o
     try:
         assert face.warm_up() is ready  # idempotent: one helper
         assert ready.result(timeout=120) and face.models_ready()
+        # it yields the cores to this process (a GUI thread, the GL threads) when both want one
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert [os.getpriority(os.PRIO_PROCESS, p.pid) for p in face._helper[1]._processes.values()
+                ] == [min(19, mine + face.HELPER_NICE)]
         np.testing.assert_array_equal(face.detect_landmarks(onset, "canvas"), onset_landmarks)
         with pytest.raises(FaceNotFoundError, match="blank.jpg"):
             face.detect_landmarks(np.zeros((720, 1280, 3), np.uint8), "blank.jpg")
