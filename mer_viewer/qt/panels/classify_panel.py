@@ -32,7 +32,7 @@ class ProbabilityChart(pg.PlotWidget):
         self.hideButtons()
         self.setYRange(0, 1)
         self.getPlotItem().setMenuEnabled(False)
-        self.setMinimumHeight(140)
+        self.setMinimumHeight(100)  # 4 bars read well; at 1366×768 the 3D views need the rest
         self.bars: pg.BarGraphItem | None = None
         self.values: dict[str, float] = {}
 
@@ -73,11 +73,12 @@ class ClassifyPanel(QtWidgets.QWidget):
         self.saliency_check = QtWidgets.QCheckBox("colour the cloud by saliency")
         # verdict and checkpoint on lines of fixed height: a result arriving never moves the
         # docks (which would also make the 3D views reallocate and repaint at once)
-        self.result_label = QtWidgets.QLabel("no classification yet")
-        self.result_label.setWordWrap(True)
+        # (one line each, never wider than the dock: clipped there, whole in the tool tip)
+        self.result_label = QtWidgets.QLabel()
         self.result_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                                         QtWidgets.QSizePolicy.Policy.Fixed)
-        self.result_label.setFixedHeight(2 * self.result_label.fontMetrics().lineSpacing() + 2)
+        self.result_label.setFixedHeight(self.result_label.fontMetrics().lineSpacing() + 4)
+        self._say("no classification yet")
         self.checkpoint_label = ElidedLabel("")
         self.checkpoint_label.setEnabled(False)  # greyed: a detail under the verdict
         self.chart = ProbabilityChart()
@@ -128,20 +129,24 @@ class ClassifyPanel(QtWidgets.QWidget):
     def classify(self) -> None:
         sample = self.state.sample
         if sample is None:
-            self.result_label.setText("select a loadable clip first")
+            self._say("select a loadable clip first")
             return
         path, task = self.checkpoint()
         self.result = None  # what arrives next is shown in full, even if it equals this one
-        self.result_label.setText(f"classifying {sample.id}…")
+        self._say(f"classifying {sample.id}…")
         self.jobs.start(self.JOB, classify_job(sample, path, task), f"classifying {sample.id}")
 
     def _on_sample(self, _sample) -> None:
         self.jobs.cancel(self.JOB)
         self.result = None
         self.chart.set_probabilities({}, None, None)
-        self.result_label.setText("press C to classify this clip")
+        self._say("press C to classify this clip")
         self.checkpoint_label.setText("")
         self.cloud_panel.set_saliency("", None)
+
+    def _say(self, text: str) -> None:
+        self.result_label.setText(text)
+        self.result_label.setToolTip(text)
 
     def _on_result(self, name: str, result) -> None:
         if name != self.JOB or not isinstance(result, Classification):
@@ -158,7 +163,7 @@ class ClassifyPanel(QtWidgets.QWidget):
         verdict = ""
         if result.true is not None:
             verdict = "  ✓ correct" if result.true == result.predicted else "  ✗ wrong"
-        self.result_label.setText(
+        self._say(
             f"predicted <b>{result.predicted}</b> ({result.probabilities[result.predicted]:.0%})"
             f" · annotated <b>{true}</b>{verdict}")
         self.checkpoint_label.setText(f"model: {result.checkpoint.name}")
