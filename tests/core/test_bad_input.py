@@ -100,6 +100,68 @@ def test_every_cut_of_a_frame_file_is_an_error(tmp_path, suffix, params):
             read_color(path)
 
 
+def _photo(height=240, width=320) -> np.ndarray:
+    """A BGR image with smooth structure and some texture, like a face frame."""
+    y, x = np.mgrid[:height, :width]
+    base = np.dstack([128 + 100 * np.sin(x / 17.0), 128 + 90 * np.cos(y / 23.0),
+                      128 + 80 * np.sin((x + y) / 31.0)])
+    noise = np.random.default_rng(1).normal(0, 6, base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def test_a_jpeg_damaged_inside_is_an_error_though_opencv_decodes_it(tmp_path):
+    # bytes changed in the middle of the entropy-coded data, the end marker intact: libjpeg
+    # paints the damage grey or smears it and only warns on stderr; OpenCV returns the image
+    ok, encoded = cv2.imencode(".jpg", _photo(), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    data = bytearray(encoded.tobytes())
+    rng = np.random.default_rng(0)
+    path = tmp_path / "7.jpg"
+    for trial in range(10):
+        damaged = bytearray(data)
+        for at in rng.integers(len(data) // 4, 3 * len(data) // 4, 16):
+            damaged[at] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(damaged))
+        assert incomplete_image(bytes(damaged)) is None  # not cut short: whole to the eye
+        assert cv2.imdecode(np.frombuffer(bytes(damaged), np.uint8), cv2.IMREAD_COLOR) is not None
+        with pytest.raises(FrameError, match="colour frame is corrupt: ") as info:
+            read_color(path)
+        assert info.value.path == path
+
+
+@pytest.mark.parametrize("params, gray", [
+    ([cv2.IMWRITE_JPEG_QUALITY, 95], False),
+    ([cv2.IMWRITE_JPEG_QUALITY, 75, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+      cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444], False),
+    ([cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_PROGRESSIVE, 1], False),
+    ([cv2.IMWRITE_JPEG_QUALITY, 90], True),
+])
+def test_whole_jpegs_read_as_opencv_decodes_them(tmp_path, params, gray):
+    image = _photo()
+    if gray:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    path = tmp_path / "1.jpg"
+    assert cv2.imwrite(str(path), image, params)
+    reference = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(read_color(path), reference)
+
+
+def test_a_cmyk_jpeg_is_decoded_by_opencv(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "1.jpg"
+    Image.fromarray(_photo()[..., ::-1].copy()).convert("CMYK").save(path, quality=95)
+    reference = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(read_color(path), reference)
+
+
+def test_the_demo_frames_read_as_opencv_decodes_them(demo_corpus):
+    sample = Dataset.open(demo_corpus).samples[0]
+    for number in (sample.onset, sample.apex):
+        path = sample.frames.color_path(number)
+        reference = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(read_color(path), reference)
+
+
 def test_a_frame_that_is_a_link_loop_or_a_folder_names_the_problem(tmp_path):
     frames = _clip(tmp_path)
     loop = frames.color_dir / "3.jpg"

@@ -61,7 +61,12 @@ def read_color(path: Path) -> np.ndarray:
     """
     import cv2
 
-    image = _decode(path, "colour", cv2.IMREAD_COLOR)
+    data = _read(path, "colour")
+    if data.startswith(_JPEG_START):
+        image = _decode_jpeg(path, data)
+        if image is not None:
+            return image
+    image = _decode(path, data, "colour", cv2.IMREAD_COLOR)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -74,7 +79,7 @@ def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.
     """
     import cv2
 
-    depth = _decode(path, "depth", cv2.IMREAD_UNCHANGED)
+    depth = _decode(path, _read(path, "depth"), "depth", cv2.IMREAD_UNCHANGED)
     if depth.ndim != 2:
         raise FrameError(path, f"depth must be single-channel, found {depth.shape[2]} channels")
     if depth.dtype != np.uint16:
@@ -88,11 +93,9 @@ def read_depth(path: Path, expected_shape: tuple[int, int] | None = None) -> np.
     return depth
 
 
-def _decode(path: Path, kind: str, flags: int) -> np.ndarray:
-    """Read and decode an image file, refusing truncated files that decoders would accept
-    (libjpeg returns half a JPEG with a grey bottom and only a warning on stderr)."""
-    import cv2
-
+def _read(path: Path, kind: str) -> bytes:
+    """The bytes of an image file that looks whole, else FrameError: truncated files are
+    refused (libjpeg returns half a JPEG with a grey bottom and only a warning on stderr)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -106,6 +109,32 @@ def _decode(path: Path, kind: str, flags: int) -> np.ndarray:
     problem = incomplete_image(data)
     if problem is not None:
         raise FrameError(path, f"{kind} frame is {problem}")
+    return data
+
+
+def _decode_jpeg(path: Path, data: bytes) -> np.ndarray | None:
+    """(H, W, 3) uint8 RGB of a JPEG by libjpeg-turbo (simplejpeg), strictly: data that
+    libjpeg decodes only with a warning ("Corrupt JPEG data: …", a damaged stretch
+    painted grey or smeared, which OpenCV returns as if whole) is a FrameError naming it.
+    None for a JPEG it does not support (CMYK, say): OpenCV decodes those."""
+    import simplejpeg
+
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+    except ValueError as strict_error:
+        try:
+            simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False)
+        except ValueError:
+            return None
+        reason = str(strict_error).strip().splitlines()[0] if str(strict_error).strip() else ""
+        raise FrameError(path, f"colour frame is corrupt: {reason or 'libjpeg warned'} "
+                               "(it decodes only with damage)") from None
+
+
+def _decode(path: Path, data: bytes, kind: str, flags: int) -> np.ndarray:
+    """Decode an image file's bytes by OpenCV, or FrameError."""
+    import cv2
+
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error:
