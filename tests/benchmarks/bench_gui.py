@@ -33,7 +33,10 @@ rate or the GUI-thread blocks.
    classify with the bundled 3-class PointNet++ by the C key (first: torch and the
    model load; again), building the training items and a tiny training run through
    the Train panel (PointNet, N 1024, ``--train-epochs``, LOSO) until its results
-   show. Also the classify latency: key press to the probabilities painted.
+   show. Also the classify latency: key press to the probabilities painted. Each
+   block's note gives the GUI thread's own CPU time in it (``time.thread_time``) and the
+   most it spent in any one block: on a busy machine the wall time grows with the
+   load, the CPU time much less, so the two tell work from waiting.
 """
 
 from __future__ import annotations
@@ -284,6 +287,8 @@ class Heartbeat:
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.ticks: list[float] = []
+        self.cpu: list[float] = []  # the GUI thread's CPU time at each tick
+        self.block_cpu_ms = self.max_cpu_ms = 0.0
         # --stacks: a watcher thread samples the GUI thread's stack while a tick is late,
         # so a block can be named (it cannot run while a C extension holds the GIL).
         self.stacks = stacks
@@ -294,6 +299,15 @@ class Heartbeat:
 
     def _tick(self) -> None:
         self.ticks.append(time.perf_counter())
+        self.cpu.append(time.thread_time())
+
+    def note(self, at: float) -> str:
+        """Where the longest block began and how much of it was the GUI thread's own CPU
+        (the rest it waited: for other threads' CPU on a busy machine, the GIL, the X
+        server, the GL threads); and the most CPU the GUI thread spent in any one block,
+        which depends far less on the machine's load than the wall time does."""
+        return (f"at {at:.2f} s; GUI-thread CPU {self.block_cpu_ms:.0f} ms of it, "
+                f"at most {self.max_cpu_ms:.0f} ms in any block")
 
     def _watch(self) -> None:
         while self._watching:
@@ -307,7 +321,7 @@ class Heartbeat:
                     self.samples.setdefault(last, []).append(" < ".join(reversed(lines)))
 
     def start(self) -> None:
-        self.ticks = [time.perf_counter()]
+        self.ticks, self.cpu = [time.perf_counter()], [time.thread_time()]
         self.samples = {}
         self.timer.start()
         if self.stacks:
@@ -325,6 +339,8 @@ class Heartbeat:
             self._watcher = None
         gaps = np.diff(self.ticks)
         i = int(np.argmax(gaps))
+        cpu = np.diff(self.cpu) * 1e3
+        self.block_cpu_ms, self.max_cpu_ms = float(cpu[i]), float(cpu.max())
         if self.stacks:
             found = self.samples.get(self.ticks[i], [])
             counts: dict[str, int] = {}
@@ -388,7 +404,7 @@ SHADER_CACHES = ("mesa_shader_cache", "mesa_shader_cache_db",
                  "qtshadercache-x86_64-little_endian-lp64")
 
 
-def first_start_block(root: Path, stacks: bool) -> tuple[float, float]:
+def first_start_block(root: Path, stacks: bool) -> tuple[float, str]:
     """The start-up journey in a new process whose GL shader caches (Mesa's and Qt's, under
     ``XDG_CACHE_HOME``) are empty, as on a machine's first start; it fills them."""
     cache = Path(os.environ["XDG_CACHE_HOME"])
@@ -401,8 +417,8 @@ def first_start_block(root: Path, stacks: bool) -> tuple[float, float]:
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BLOCK ")), None)
     if line is None:
         raise RuntimeError(f"first start: no report; stderr:\n{result.stderr[-2000:]}")
-    ms, at = json.loads(line[6:])
-    return ms, at
+    ms, note = json.loads(line[6:])
+    return ms, note
 
 
 def gui_blocks(root: Path, train_epochs: int,
@@ -418,7 +434,7 @@ def gui_blocks(root: Path, train_epochs: int,
     rows = []
     window, samples, beat, (ms, at) = _start_up(root, stacks)
     rows.append(("start-up, a later start (GL shader caches filled): window shown, cached "
-                 "clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
+                 "clip loaded, 3 s idle", ms, beat.note(at)))
 
     # the first clip whose cloud is not cached: face models, alignment, flow
     cached = os.environ["XDG_CACHE_HOME"]
@@ -428,7 +444,7 @@ def gui_blocks(root: Path, train_epochs: int,
     window.state.set_row(samples[1])
     _wait_until(lambda: settled(window), 300, "first uncached clip")
     ms, at = beat.stop()
-    rows.append(("first uncached clip (fresh cache)", ms, f"at {at:.2f} s"))
+    rows.append(("first uncached clip (fresh cache)", ms, beat.note(at)))
     os.environ["XDG_CACHE_HOME"] = cached
 
     # classify the shown (preprocessed) clip with the bundled 3-class PointNet++: key C
@@ -459,9 +475,9 @@ def gui_blocks(root: Path, train_epochs: int,
         _wait_until(lambda: not window.jobs.busy, 60, "classify job end")
         ms, at = beat.stop()
         if attempt == 0:
-            rows.append(("classify, first (torch and the model loaded)", ms, f"at {at:.2f} s"))
+            rows.append(("classify, first (torch and the model loaded)", ms, beat.note(at)))
         elif attempt == 1:
-            rows.append(("classify, again", ms, f"at {at:.2f} s"))
+            rows.append(("classify, again", ms, beat.note(at)))
     rows.append(("classify latency, key press → probabilities painted, first", latencies[0],
                  f"bundled 3-class PointNet++, CPU; result in the GUI thread after "
                  f"{arrivals[0]:.0f} ms"))
@@ -487,13 +503,13 @@ def gui_blocks(root: Path, train_epochs: int,
     train.start()
     _wait_until(lambda: bool(items), 600, "building the training items")
     ms, at = beat.stop()
-    rows.append(("building the training items", ms, f"at {at:.2f} s"))
+    rows.append(("building the training items", ms, beat.note(at)))
     beat.start()
     _wait_until(lambda: train.start_button.isEnabled(), 1200, "training")
     _idle(0.5)  # the results shown when it finished
     ms, at = beat.stop()
     rows.append((f"training (pointnet, N 1024, {train_epochs} epoch(s), LOSO) to results shown",
-                 ms, f"at {at:.2f} s; {train.status.text()[:60]}"))
+                 ms, f"{beat.note(at)}; {train.status.text()[:60]}"))
     window.session.undo.setClean()
     window.shutdown()
     window.close()
@@ -540,8 +556,8 @@ def _first_start_child(root: Path, stacks: bool) -> int:
     prepare_gl()
     app = QtWidgets.QApplication(sys.argv[:1])
     guard = protect(app)  # noqa: F841 - as the app does
-    window, _samples, _beat, (ms, at) = _start_up(root, stacks)
-    print("BLOCK " + json.dumps([ms, at]), flush=True)
+    window, _samples, beat, (ms, at) = _start_up(root, stacks)
+    print("BLOCK " + json.dumps([ms, beat.note(at)]), flush=True)
     window.session.undo.setClean()
     window.shutdown()
     window.close()
@@ -578,9 +594,9 @@ def _bench(args, private: Path) -> int:
     # first: nothing (face models, torch) loaded in this process yet
     blocks = gui_blocks(root, args.train_epochs, args.stacks) if args.blocks else []
     if first_start is not None:
-        ms, at = first_start
+        ms, note = first_start
         blocks.insert(0, ("start-up, the machine's first (GL shader caches empty): window "
-                          "shown, cached clip loaded, 3 s idle", ms, f"at {at:.2f} s"))
+                          "shown, cached clip loaded, 3 s idle", ms, note))
     first, ahead, again = clip_switch(root, args.rounds) if args.rounds > 0 else ({}, {}, {})
     sizes = ((320, 520), (960, 720)) if args.frames > 0 else ()
     fps = [((w, h), frame_rate(args.points, (w, h), args.frames, 5)) for w, h in sizes]

@@ -36,8 +36,30 @@ def test_a_two_fold_history_is_two_pieces_with_fold_marks(qtbot):
         assert np.all(np.diff(x) > 0)  # one time axis, fold after fold
     # the drawn line breaks at non-finite points (pyqtgraph's connect="finite")
     assert view.loss_curve.opts["connect"] == "finite"
-    marks = [i for i in view.loss_plot.items() if type(i).__name__ == "InfiniteLine"]
-    assert sorted(m.value() for m in marks) == [0.5, 3.5]  # where folds 1 and 2 start
+    assert view.loss_curve.opts["symbol"] == "o"  # a fold of one epoch is a point, still seen
+    for plot in (view.loss_plot, view.uf1_plot):  # where fold 2 starts; each fold labelled
+        assert view.fold_marks(plot) == ([3.5], [(2.0, "fold 1/2"), (5.0, "fold 2/2")])
+        assert plot.getAxis("top").isVisible()
+
+
+def test_ninety_four_folds_are_marked_by_one_item_with_labels_that_fit(qtbot):
+    # the real CAS(ME)³ LOSO: a line item per fold took ~7 ms each, redone at every redraw
+    history = [{"loss": [1.0, 0.8], "train_uf1": [0.3, 0.5], "val_uf1": []}] * 94
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    items_before = len(view.loss_plot.items())
+    view.show_history(history, [f"spNO.{i}" for i in range(94)])
+    assert len(view.loss_plot.items()) == items_before  # no item per fold
+    bounds, labels = view.fold_marks(view.loss_plot)
+    assert bounds == [0.5 + 2 * i for i in range(1, 94)]
+    assert labels[0] == (1.5, "spNO.0") and 5 <= len(labels) < 94
+    # at most one label per 70 px of the plot: they never overlap
+    assert len(labels) <= view.loss_plot.width() / 70 + 1
+    view.resize(1800, 500)  # more room: more labels
+    qtbot.waitUntil(lambda: len(view.fold_marks(view.loss_plot)[1]) > len(labels), timeout=3000)
 
 
 def test_live_updates_of_two_folds_stay_apart(qtbot):
