@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 REPO = Path(__file__).resolve().parents[3]
 TRAIN = ["--model", "pointnet", "--epochs", "1", "--points", "256", "--batch-size", "4",
-         "--final-model", "--workers", "1"]
+         "--workers", "1"]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -60,6 +60,7 @@ class Cluster:
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))  # short socket paths
         self.groups: list[int] = []
+        self.ids: list[str] = []  # the nodes' ids, once started
         (self.folder / "home").mkdir()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
@@ -71,27 +72,37 @@ class Cluster:
         self.address = f"127.0.0.1:{self.port}"
         self._ports = ports
 
-    def ray(self, *args: str, timeout: float = 120) -> str:
-        """``ray ARGS`` in a process group of its own (kept when it starts a node)."""
+    def launch(self, *args: str) -> subprocess.Popen:
+        """``ray ARGS`` in a process group of its own (kept: the processes of a node)."""
         proc = subprocess.Popen([str(RAY), *args], env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        if args[0] == "start":
-            self.groups.append(proc.pid)
+        self.groups.append(proc.pid)
+        return proc
+
+    @staticmethod
+    def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        assert proc.returncode == 0, f"ray {' '.join(args)} failed:\n{out[-3000:]}"
+        assert proc.returncode == 0, f"{' '.join(proc.args)} failed:\n{out[-3000:]}"
         return out
 
+    def ray(self, *args: str, timeout: float = 120) -> str:
+        return self.finish(self.launch(*args), timeout)
+
     def start(self) -> None:
+        """The head and a node joining it, started at once (the node waits for the head)."""
         common = ["--num-cpus", "1", "--object-store-memory", str(80 * 2**20),
                   "--temp-dir", str(self.folder / "ray"), "--disable-usage-stats",
                   "--log-style", "record"]
-        self.ray("start", "--head", "--port", str(self.port), "--include-dashboard=false",
-                 *_node_ports(self._ports[:6]), *common)
-        self.ray("start", "--address", self.address, *_node_ports(self._ports[6:]), *common)
+        head = self.launch("start", "--head", "--port", str(self.port),
+                           "--include-dashboard=false", *_node_ports(self._ports[:6]), *common)
+        node = self.launch("start", "--address", self.address, *_node_ports(self._ports[6:]),
+                           *common)
+        self.finish(head)
+        self.finish(node)
 
     def nodes(self, n: int, timeout: float = 60) -> list[str]:
         """The ids of the cluster's ``n`` active nodes once ``ray status`` lists them."""
@@ -135,7 +146,8 @@ def two_nodes():
     cluster = Cluster()
     try:
         cluster.start()
-        assert len(cluster.nodes(2)) == 2, "the second node never joined"
+        cluster.ids = cluster.nodes(2)
+        assert len(cluster.ids) == 2, "the second node never joined"
         yield cluster
     finally:
         cluster.stop()
@@ -149,7 +161,6 @@ def _mer(cluster: Cluster, *args: str, timeout: float = 300) -> subprocess.Compl
 
 def test_train_joins_a_two_node_cluster_by_address(two_nodes, demo_corpus, tmp_path,
                                                    one_thread):
-    nodes = set(two_nodes.nodes(2))
     run = _mer(two_nodes, "train", str(demo_corpus), "--out", str(tmp_path / "ray"), *TRAIN,
                "--ray", two_nodes.address)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -160,7 +171,7 @@ def test_train_joins_a_two_node_cluster_by_address(two_nodes, demo_corpus, tmp_p
     # each fold says where it ran: the folds ran at once, one on each node
     folds = json.loads((tmp_path / "ray" / "metrics.json").read_text())["per_fold"]
     assert len(folds) == 2
-    assert {f["ray_node"] for f in folds} == nodes
+    assert {f["ray_node"] for f in folds} == set(two_nodes.ids)
     assert {f["host"] for f in folds} == {socket.gethostname()}
     here = json.loads((tmp_path / "here" / "metrics.json").read_text())["per_fold"]
     assert [f["ray_node"] for f in here] == [None, None]
