@@ -118,9 +118,9 @@ CONNECT_TIMEOUT_S = 5.0
 
 def _check_listening(address: str) -> None:
     """MerError when nothing accepts a TCP connection at ``HOST:PORT`` within
-    CONNECT_TIMEOUT_S; other addresses (``auto``, ...) are left to Ray."""
+    CONNECT_TIMEOUT_S; other addresses (``auto``, ``ray://…``) are left to Ray."""
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    if not sep or not host or not port.isdigit() or "://" in address:
         return
     try:
         with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S):
