@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
@@ -99,14 +100,59 @@ def connect(options: RayOptions):
             ray.init(num_cpus=options.local_cpus or os.cpu_count() or 1,
                      include_dashboard=False, **quiet)
         else:
+            _check_listening(options.address)
             try:
                 ray.init(address=options.address, **quiet)
-            except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            except (ConnectionError, RuntimeError, ValueError, TimeoutError,
+                    ray.exceptions.RayError) as exc:
                 raise MerError(f"cannot join the Ray cluster at {options.address}: "
-                               f"{first}") from None
+                               f"{_why(exc)}") from None
         _joined = options.address
     return ray
+
+
+#: Seconds to wait for a cluster's head to accept a connection before Ray is asked to join it
+#: (Ray itself retries an address where nothing listens for minutes).
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _check_listening(address: str) -> None:
+    """MerError when nothing accepts a TCP connection at ``HOST:PORT`` within
+    CONNECT_TIMEOUT_S; other addresses (``auto``, ``ray://…``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise MerError(f"cannot join the Ray cluster at {address}: nothing answers there "
+                       f"({reason}); is `ray start --head --port={port}` running on "
+                       f"{host}?") from None
+
+
+def _why(exc: BaseException) -> str:
+    """One line saying why joining failed (Ray hides a missing auth token in the cause)."""
+    seen = exc
+    while seen is not None:
+        if "InvalidAuthToken" in str(seen) or "AuthenticationError" in type(seen).__name__:
+            return ("the cluster uses token authentication and refused this process: set "
+                    "RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token or "
+                    "RAY_AUTH_TOKEN")
+        seen = seen.__cause__ or seen.__context__
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def ray_node() -> str | None:
+    """The id of the Ray node this process runs on (as ``ray status`` lists it) when it is a
+    Ray worker or a driver joined to a cluster, else None."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_node_id()
 
 
 def _run_task(fn: Callable, *args):

@@ -59,11 +59,15 @@ class TrainUpdate:
 
 @dataclass(frozen=True)
 class FoldOutcome:
-    """What a finished fold leaves: per-epoch ``history``, test ``predictions``, tested epoch."""
+    """What a finished fold leaves: per-epoch ``history``, test ``predictions``, tested epoch,
+    and where it ran: ``host`` (the machine's name) and ``ray_node`` (the Ray node's id when it
+    was a Ray task, else None)."""
 
     history: dict
     predictions: tuple[Prediction, ...]
     best_epoch: int
+    host: str = ""
+    ray_node: str | None = None
 
 
 def write_run_results(out: Path, config: TrainConfig, folds: Sequence[Fold],
@@ -80,7 +84,8 @@ def write_run_results(out: Path, config: TrainConfig, folds: Sequence[Fold],
         m = evaluate([p.true for p in o.predictions], [p.pred for p in o.predictions], classes)
         per_fold.append({"fold": fold.index, "test": list(fold.test),
                          "n": len(o.predictions), "accuracy": m.accuracy,
-                         "epochs_trained": len(o.history["loss"]), "tested_epoch": o.best_epoch})
+                         "epochs_trained": len(o.history["loss"]), "tested_epoch": o.best_epoch,
+                         "host": o.host, "ray_node": o.ray_node})
     summary = {**metrics.to_dict(), "n_samples": len(preds), "task": config.classes,
                "protocol": config.protocol, "model": config.model, "sampling": config.sampling,
                "points": config.points, "n_folds": len(folds), "dropped": data.dropped,

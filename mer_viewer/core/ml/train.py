@@ -72,6 +72,7 @@ class _Run:
     resume: bool
     cancel: Cancel | None
     bf16: bool | None = False  # None on a Ray driver: each task resolves its own
+    ray_node: str | None = None  # the Ray node's id in a Ray task
     done: int = 0
     total: int = 0
 
@@ -405,7 +406,8 @@ def _outcome(extra: dict) -> FoldOutcome:
     """The FoldOutcome kept in a finished fold's checkpoint (its ``extra``)."""
     preds = tuple(Prediction(**{**p, "probabilities": tuple(p["probabilities"])})
                   for p in extra.get("predictions", []))
-    return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]))
+    return FoldOutcome(extra["history"], preds, int(extra["best_epoch"]),
+                       extra.get("host", ""), extra.get("ray_node"))
 
 
 def _resume_fold(run: _Run, state: _FoldState, work_path: Path, done_path: Path):
@@ -571,8 +573,10 @@ def _finish_fold(run: _Run, state: _FoldState, best_epoch: int,
                  predictions: tuple[Prediction, ...], work_path: Path, done_path: Path):
     """Save the tested weights and predictions as the finished fold's checkpoint, drop the
     unfinished one, yield the ``fold`` record and return the FoldOutcome."""
+    host = socket.gethostname()
     extra = {**state.info, "complete": True, "history": state.history,
-             "best_epoch": best_epoch, "predictions": [p.__dict__ for p in predictions]}
+             "best_epoch": best_epoch, "predictions": [p.__dict__ for p in predictions],
+             "host": host, "ray_node": run.ray_node}
     save_checkpoint(done_path, state.model, None, run.config, run.data.classes,
                     run.run_info["preprocessing"], best_epoch, extra,
                     model_options=run.config.network_options, in_channels=run.data.x.shape[2])
@@ -581,7 +585,7 @@ def _finish_fold(run: _Run, state: _FoldState, best_epoch: int,
     yield run.progress(f"{state.who} done", state.update(
         "fold", epoch=best_epoch, n_epochs=state.n_epochs, test_subjects=state.fold.test,
         predictions=predictions))
-    return FoldOutcome(state.history, predictions, best_epoch)
+    return FoldOutcome(state.history, predictions, best_epoch, host, run.ray_node)
 
 
 @dataclass(frozen=True)
@@ -616,15 +620,18 @@ def train_fold_alone(job: FoldJob, data: StackedItems) -> Iterator[Progress | Fo
 
     import torch
 
+    from mer_viewer.core.cluster import ray_node
+
     torch.set_num_threads(max(1, job.threads))
     device, bf16 = _runtime(job.config)
+    node = ray_node()
     yield Progress(0, 0, f"started on {socket.gethostname()} ({device})")
     with tempfile.TemporaryDirectory(prefix="mer-fold-") as tmp:
         work, done = Path(tmp) / "unfinished.pt", Path(tmp) / "finished.pt"
         if job.unfinished is not None:
             work.write_bytes(job.unfinished)
         run = _Run(job.config, data, list(job.folds), Path(tmp), device, job.run_info,
-                   resume=job.unfinished is not None, cancel=None, bf16=bf16)
+                   resume=job.unfinished is not None, cancel=None, bf16=bf16, ray_node=node)
         with _deterministic():
             outcome = yield from _train_fold(run, job.fold, work, done, job.n_epochs)
         yield FoldDone(outcome, done.read_bytes(), str(device))
