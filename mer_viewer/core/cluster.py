@@ -134,7 +134,7 @@ def _check_listening(address: str) -> None:
 
 def _why(exc: BaseException) -> str:
     """One line saying why joining failed (Ray hides a missing auth token in the cause)."""
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if "InvalidAuthToken" in str(seen) or "AuthenticationError" in type(seen).__name__:
             return ("the cluster uses token authentication and refused this process: set "
