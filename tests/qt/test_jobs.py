@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
@@ -190,34 +189,3 @@ def test_a_job_outliving_its_window_ends_quietly(qtbot):
     go.set()
     assert yielded.wait(10)
     qtbot.wait(300)  # the queued yield and return reach the deleted runner's callbacks
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
-def test_jobs_run_below_the_gui_thread_and_so_does_what_they_start(qtbot):
-    """A job, the threads it starts (torch's OpenMP team) and its child processes give way
-    to the GUI thread when both want a core: their niceness is JOB_NICE above the window's."""
-    import os
-    import subprocess
-
-    from mer_viewer.qt.infra.workers import JOB_NICE
-
-    jobs = JobRunner()
-    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    def job():
-        seen = {"job": os.getpriority(os.PRIO_PROCESS, threading.get_native_id())}
-        inner = threading.Thread(target=lambda: seen.update(
-            thread=os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-        inner.start()
-        inner.join()
-        seen["process"] = int(subprocess.run(
-            [sys.executable, "-c", "import os; print(os.nice(0))"], capture_output=True,
-            text=True, check=True).stdout)
-        yield Progress(1, 1, "", seen)
-
-    with qtbot.waitSignal(jobs.done, timeout=30_000) as done:
-        jobs.start("probe", job())
-    expected = min(19, gui + JOB_NICE)
-    assert done.args[1] == {"job": expected, "thread": expected, "process": expected}
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the window's own
-    assert jobs.wait_all(3)

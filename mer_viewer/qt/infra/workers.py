@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 import traceback
@@ -24,25 +22,6 @@ PROGRESS_INTERVAL_MS = 80
 #: Jobs wait for files and for each other; on a 2-core machine the default pool of 2 threads
 #: would queue a flow behind a slow cloud (6 for jobs, 2 for the background lanes).
 MIN_THREADS = 8
-#: Niceness added to the threads that run jobs (Linux): when a job and the GUI thread both
-#: want a core, the window gets it (a training's torch threads starved the GUI thread for
-#: 100+ ms on 2 cores); alone, a job runs at full speed. Threads the job starts (torch's
-#: OpenMP team) and processes (pools, Ray's local workers) inherit it.
-JOB_NICE = 5
-
-
-def lower_this_thread() -> None:
-    """Give the calling worker thread the niceness of the main thread plus ``JOB_NICE``
-    (idempotent; nothing where threads have no priority of their own)."""
-    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
-        return
-    try:
-        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + JOB_NICE)
-        tid = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, tid) < target:
-            os.setpriority(os.PRIO_PROCESS, tid, target)
-    except OSError:  # not permitted here: the job runs at the usual priority
-        pass
 
 
 class JobFailed(Exception):
@@ -60,10 +39,8 @@ class JobFailed(Exception):
 
 
 def guarded(job: Iterator[Progress]) -> Iterator[Progress]:
-    """``job``, with every exception it raises turned into :class:`JobFailed`; it runs at
-    the lower priority of jobs (see ``JOB_NICE``)."""
+    """``job``, with every exception it raises turned into :class:`JobFailed`."""
     try:
-        lower_this_thread()
         return (yield from job)
     except GeneratorExit:
         raise
