@@ -185,9 +185,12 @@ class Tasks:
     def __init__(self, options: RayOptions, cancel=None):
         self.ray = connect(options)
         self.options, self.cancel = options, cancel
+        # SPREAD: folds are long and alike, so one per free node; Ray's default packs
+        # the driver's node first and may queue a task there while another node idles
         self._remote = self.ray.remote(_run_task).options(
             num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task,
-            max_retries=options.max_retries, retry_exceptions=False)
+            max_retries=options.max_retries, retry_exceptions=False,
+            scheduling_strategy="SPREAD")
         self._pending: dict[Any, tuple[Hashable, str]] = {}
 
     def __enter__(self) -> Tasks:
