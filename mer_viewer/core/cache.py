@@ -41,6 +41,7 @@ from .pipeline import (
     cloud_from_pair,
 )
 from .progress import Progress
+from .threads import limit_to_one_thread, one_thread
 
 __all__ = [
     "CachedProducts", "ClipFiles", "ClipProducts", "PreprocessOutcome", "cache_file",
@@ -227,6 +228,13 @@ def _first_line(exc: BaseException) -> str:
 
 def _preprocess_one(sample: Sample, params: CloudParams, root: Path | None,
                     flow: FlowMethod | None = None) -> PreprocessOutcome:
+    # one clip's arrays are small: extra BLAS/OpenCV threads only cost CPU (threads.py)
+    with one_thread():
+        return _preprocess_clip(sample, params, root, flow)
+
+
+def _preprocess_clip(sample: Sample, params: CloudParams, root: Path | None,
+                     flow: FlowMethod | None) -> PreprocessOutcome:
     try:
         clip = ClipProducts(sample, params, root, warn=False)  # the caller warns, once
         found = clip.cached()
@@ -293,8 +301,13 @@ def preprocess(samples: Sequence[Sample], params: CloudParams = CloudParams(),
             outcomes.append(outcome)
             yield Progress(len(outcomes), total, outcome.sample_id, outcome)
     elif pending:
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
-            futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in pending]
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending)),
+                                 initializer=limit_to_one_thread) as pool:
+            # The first submit forks the workers: fork them with one OpenCV thread here, as
+            # a forked child that changes OpenCV's thread count waits forever for the
+            # parent's OpenCV threads, which did not come along.
+            with one_thread():
+                futures = [pool.submit(_preprocess_one, s, params, root, flow) for s in pending]
             try:
                 for future in as_completed(futures):
                     outcome = future.result()
