@@ -53,13 +53,22 @@ class Box(NamedTuple):
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 
 
+#: dlib's face rectangle: (left, top, right, bottom) full-frame px, right and bottom inclusive.
+Rect = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True, eq=False)
 class FaceDetection:
-    """Where the face is: crop box, landmarks ((68, 2) float32 px, None for depth) and method."""
+    """Where the face is: crop box, landmarks ((68, 2) float32 px, None for depth) and method.
+
+    ``rect`` is the detector's rectangle the landmarks were fitted in (None for depth):
+    :func:`follow_landmarks` fits the other frames of the clip in it.
+    """
 
     box: Box
     landmarks: np.ndarray | None
     method: Literal["dlib", "depth"]
+    rect: Rect | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,12 +183,19 @@ def _drop_helper() -> None:
             _helper = None
 
 
-def _landmarks(rgb: np.ndarray, detect_scale: float) -> np.ndarray | None:
-    """(68, 2) float32 landmarks of the largest face, None without a face (see
-    ``detect_landmarks``); runs in whichever process has the models."""
+def _fit(rgb: np.ndarray, rect: Rect) -> np.ndarray:
+    """(68, 2) float32 landmarks fitted by the shape predictor in ``rect``; runs in whichever
+    process has the models."""
     import dlib
 
-    detector, predictor = _models()
+    shape = _models()[1](rgb, dlib.rectangle(*rect))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def _detect(rgb: np.ndarray, detect_scale: float) -> tuple[np.ndarray, Rect] | None:
+    """(68, 2) float32 landmarks and rectangle of the largest face, None without a face (see
+    ``detect_landmarks``); runs in whichever process has the models."""
+    detector = _models()[0]
     rects, scale = [], 1.0
     if detect_scale < 1.0:
         small = cv2.resize(rgb, None, fx=detect_scale, fy=detect_scale, interpolation=cv2.INTER_AREA)
@@ -189,10 +205,14 @@ def _landmarks(rgb: np.ndarray, detect_scale: float) -> np.ndarray | None:
     if len(rects) == 0:
         return None
     best = max(rects, key=lambda r: r.width() * r.height())
-    rect = dlib.rectangle(int(round(best.left() / scale)), int(round(best.top() / scale)),
-                          int(round(best.right() / scale)), int(round(best.bottom() / scale)))
-    shape = predictor(rgb, rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    rect = (int(round(best.left() / scale)), int(round(best.top() / scale)),
+            int(round(best.right() / scale)), int(round(best.bottom() / scale)))
+    return _fit(rgb, rect), rect
+
+
+def _landmarks(rgb: np.ndarray, detect_scale: float) -> np.ndarray | None:
+    found = _detect(rgb, detect_scale)
+    return None if found is None else found[0]
 
 
 def _check_rgb(rgb: np.ndarray, source: object) -> np.ndarray:
@@ -200,6 +220,26 @@ def _check_rgb(rgb: np.ndarray, source: object) -> np.ndarray:
         raise FrameError(str(source or "<frame>"),
                          f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
     return np.ascontiguousarray(rgb)
+
+
+def _with_models(function, *args):
+    """``function(*args)`` in the helper process of ``warm_up`` when this process started
+    one (here if it died or could not load the models), else here."""
+    pool = _helper_pool()
+    if pool is not None:
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            _drop_helper()
+    return function(*args)
+
+
+def _detect_face(rgb: np.ndarray, source: Path | str | None,
+                 detect_scale: float) -> tuple[np.ndarray, Rect]:
+    found = _with_models(_detect, _check_rgb(rgb, source), detect_scale)
+    if found is None:
+        raise FaceNotFoundError(source, "no face found by the dlib HOG detector")
+    return found
 
 
 def detect_landmarks(rgb: np.ndarray, source: Path | str | None = None,
@@ -212,20 +252,58 @@ def detect_landmarks(rgb: np.ndarray, source: Path | str | None = None,
     Raises ``FaceNotFoundError`` naming ``source`` when no face is found.
     In the helper process of ``warm_up`` when this process started one.
     """
+    return _detect_face(rgb, source, detect_scale)[0]
+
+
+#: ``follow_landmarks`` keeps the landmarks fitted in the onset's rectangle when they moved
+#: (mean over the 68) at most this fraction of the rectangle's width from the onset's...
+FOLLOW_MAX_SHIFT = 0.05
+#: ... their spread changed by at most this fraction, and the stable landmarks (eye corners,
+#: nose) fit the onset's by a similarity to within this fraction of the width (RMS).
+FOLLOW_MAX_SCALE_CHANGE = 0.05
+FOLLOW_MAX_RESIDUAL = 0.01
+
+
+def plausible_follow(onset_landmarks: np.ndarray, landmarks: np.ndarray, rect: Rect) -> bool:
+    """Whether ``landmarks`` fitted in the onset's ``rect`` on another frame can be trusted:
+    the face is where it was, as large, and its rigid part has the onset's shape."""
+    if not np.isfinite(landmarks).all():
+        return False
+    width = float(rect[2] - rect[0] + 1)
+    onset = onset_landmarks.astype(np.float64)
+    other = landmarks.astype(np.float64)
+    shift = float(np.linalg.norm(other.mean(axis=0) - onset.mean(axis=0)))
+    spread = np.linalg.norm(other - other.mean(axis=0), axis=1).mean()
+    onset_spread = np.linalg.norm(onset - onset.mean(axis=0), axis=1).mean()
+    if shift > FOLLOW_MAX_SHIFT * width or onset_spread <= 0:
+        return False
+    if abs(spread / onset_spread - 1.0) > FOLLOW_MAX_SCALE_CHANGE:
+        return False
+    stable = list(STABLE_LANDMARKS)
+    matrix, _ = cv2.estimateAffinePartial2D(onset[stable], other[stable])
+    if matrix is None:
+        return False
+    fitted = onset[stable] @ matrix[:, :2].T + matrix[:, 2]
+    residual = float(np.sqrt(np.mean(np.sum((fitted - other[stable]) ** 2, axis=1))))
+    return residual <= FOLLOW_MAX_RESIDUAL * width
+
+
+def follow_landmarks(rgb: np.ndarray, onset: FaceDetection,
+                     source: Path | str | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of another frame of the onset's clip -> (68, 2) float32 landmarks.
+
+    A micro-expression clip barely moves the head, so the shape predictor runs in the
+    rectangle the onset's face was found in (2 ms) instead of the face detector running
+    again (~20 ms). When the fit is implausible (``plausible_follow``: the head moved or
+    turned, or no face is there) or the onset face has no rectangle (found from depth),
+    the face is detected as by ``detect_landmarks`` (which may raise FaceNotFoundError).
+    """
     rgb = _check_rgb(rgb, source)
-    pool = _helper_pool()
-    landmarks = None
-    if pool is not None:
-        try:
-            landmarks = pool.submit(_landmarks, rgb, detect_scale).result()
-        except BrokenProcessPool:  # the helper died or could not load the models: here
-            _drop_helper()
-            pool = None
-    if pool is None:
-        landmarks = _landmarks(rgb, detect_scale)
-    if landmarks is None:
-        raise FaceNotFoundError(source, "no face found by the dlib HOG detector")
-    return landmarks
+    if onset.rect is not None and onset.landmarks is not None:
+        landmarks = _with_models(_fit, rgb, onset.rect)
+        if plausible_follow(onset.landmarks, landmarks, onset.rect):
+            return landmarks
+    return detect_landmarks(rgb, source)
 
 
 def crop_box(landmarks: np.ndarray, frame_shape: tuple[int, ...], margin: float = 0.10,
@@ -290,12 +368,13 @@ def find_face(rgb: np.ndarray, depth_mm: np.ndarray | None = None,
               depth_fallback: bool = False) -> FaceDetection:
     """Landmarks and crop box by dlib; with ``depth_fallback`` a depth blob box if dlib fails."""
     try:
-        landmarks = detect_landmarks(rgb, source)
+        landmarks, rect = _detect_face(rgb, source, 0.5)
     except FaceNotFoundError:
         if not depth_fallback or depth_mm is None:
             raise
         return FaceDetection(face_box_from_depth(depth_mm, source), None, "depth")
-    return FaceDetection(crop_box(landmarks, rgb.shape, margin, forehead), landmarks, "dlib")
+    return FaceDetection(crop_box(landmarks, rgb.shape, margin, forehead), landmarks, "dlib",
+                         rect)
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ from .face import (
     AlignMethod,
     Box,
     align,
-    detect_landmarks,
     find_face,
+    follow_landmarks,
     warp_depth,
     warp_rgb,
 )
@@ -193,7 +193,7 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
     apex_landmarks = None
     if face.landmarks is not None and params.align != "none":
         try:
-            apex_landmarks = detect_landmarks(apex_rgb, source=apex_path)
+            apex_landmarks = follow_landmarks(apex_rgb, face, source=apex_path)
         except FaceNotFoundError:
             pass  # ECC then starts from the identity, which recovers ≤ 1 px head motion
     t = _timed(timings, "detect", t)

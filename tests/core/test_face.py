@@ -293,3 +293,53 @@ def test_a_dead_helper_falls_back_to_this_process(onset, onset_landmarks, monkey
         process.join()
     np.testing.assert_array_equal(face.detect_landmarks(onset), onset_landmarks)
     assert face._helper is None and face._models_cache is not None
+
+
+def test_follow_landmarks_fits_in_the_onset_rectangle_as_detection_would(demo_corpus):
+    """On the demo's apex frames the landmarks fitted in the onset's rectangle are those of a
+    fresh detection, to a few px (the detector usually gives the very same rectangle)."""
+    from mer_viewer.core.dataset import Dataset
+
+    for sample in Dataset.open(demo_corpus).samples:
+        frames = sample.frames
+        onset = face.find_face(frames.color(sample.onset))
+        apex = frames.color(sample.apex)
+        assert onset.rect is not None
+        followed = face.follow_landmarks(apex, onset, "apex")
+        detected = face.detect_landmarks(apex, "apex")
+        assert face.plausible_follow(onset.landmarks, face._fit(apex, onset.rect), onset.rect)
+        assert np.linalg.norm(followed - detected, axis=1).max() <= 4.0
+        assert np.linalg.norm(followed - detected, axis=1).mean() <= 1.0
+
+
+def test_follow_landmarks_detects_again_when_the_fit_is_implausible(onset):
+    found = face.find_face(onset)
+    left, top, right, bottom = found.rect
+    width = right - left + 1
+    centre = ((left + right) / 2, (top + bottom) / 2)
+    moved = np.ascontiguousarray(np.roll(onset, int(0.15 * width), axis=1))  # the head moved
+    closer = cv2.warpAffine(onset, cv2.getRotationMatrix2D(centre, 0.0, 1.2), (1280, 720))
+    for image in (moved, closer):
+        fitted = face._fit(image, found.rect)
+        assert not face.plausible_follow(found.landmarks, fitted, found.rect)
+        np.testing.assert_array_equal(face.follow_landmarks(image, found),
+                                      face.detect_landmarks(image))
+    blank = np.zeros_like(onset)
+    assert not face.plausible_follow(found.landmarks, face._fit(blank, found.rect), found.rect)
+    with pytest.raises(FaceNotFoundError, match="blank.jpg"):
+        face.follow_landmarks(blank, found, "blank.jpg")
+    # a face found from depth has no rectangle: detection
+    from_depth = face.FaceDetection(found.box, None, "depth")
+    np.testing.assert_array_equal(face.follow_landmarks(onset, from_depth),
+                                  face.detect_landmarks(onset))
+
+
+def test_follow_landmarks_follows_a_turned_head(onset):
+    """A head turned in the image plane stays in the rectangle: the fit follows it, as
+    detection would."""
+    found = face.find_face(onset)
+    turned = cv2.warpAffine(onset, cv2.getRotationMatrix2D((640, 360), 10, 1.0), (1280, 720))
+    assert face.plausible_follow(found.landmarks, face._fit(turned, found.rect), found.rect)
+    difference = np.linalg.norm(face.follow_landmarks(turned, found)
+                                - face.detect_landmarks(turned), axis=1)
+    assert difference.max() <= 5.0 and difference.mean() <= 1.5
