@@ -503,15 +503,16 @@ def _neighbours(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]):
 def warp_rgb(apex_rgb: np.ndarray, alignment: Alignment, box: Box) -> np.ndarray:
     """(H, W, 3) uint8 apex -> (h, w, 3) uint8 apex resampled bilinearly on the onset box grid.
 
-    Samples outside the frame take the nearest edge pixel.
+    Samples outside the frame take the nearest edge pixel. OpenCV's ``warpAffine``
+    (pixel centres at integer coordinates, as ``_sample_grid``) with the box origin
+    folded into the matrix; it rounds each sample position to 1/32 px, so a value may
+    differ from exact bilinear interpolation by one grey level (~1 ms instead of ~14).
     """
-    height, width = apex_rgb.shape[:2]
-    xs, ys = _sample_grid(alignment.matrix, box)
-    xs, ys = np.clip(xs, 0, width - 1), np.clip(ys, 0, height - 1)
-    corners, weights = _neighbours(xs, ys, (height, width))
-    src = apex_rgb.astype(np.float32)
-    out = sum(src[corner] * weight[..., None] for corner, weight in zip(corners, weights))
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    matrix = np.array(alignment.matrix, dtype=np.float64)
+    matrix[:, 2] += matrix[:, :2] @ np.array([box.x0, box.y0], dtype=np.float64)
+    return cv2.warpAffine(np.ascontiguousarray(apex_rgb), matrix, (box.width, box.height),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_depth(apex_depth_mm: np.ndarray, alignment: Alignment, box: Box,

@@ -209,17 +209,16 @@ def align_pair(sample: Sample, params: CloudParams = CloudParams()) -> AlignedPa
 def pair_on_face(sample_id: str, face, onset_rgb: np.ndarray, onset_depth: np.ndarray,
                  apex_rgb: np.ndarray, apex_depth: np.ndarray, apex_landmarks: np.ndarray | None,
                  params: CloudParams = CloudParams(),
-                 timings: dict[str, float] | None = None, color_warp=warp_rgb) -> AlignedPair:
+                 timings: dict[str, float] | None = None) -> AlignedPair:
     """Steps 1 (alignment) and 1b of decoded full frames on the onset's ``face`` (FaceDetection).
 
-    Any frame can play the apex: the motion curve aligns every frame of a clip this way
-    (with a faster ``color_warp``, as its colour only feeds the optical flow).
+    Any frame can play the apex: the motion curve aligns every frame of a clip this way.
     """
     timings = {} if timings is None else timings
     t = time.perf_counter()
     box = face.box
     alignment = align(onset_rgb, apex_rgb, face.landmarks, apex_landmarks, box, params.align)
-    apex_rgb_crop = color_warp(apex_rgb, alignment, box)
+    apex_rgb_crop = warp_rgb(apex_rgb, alignment, box)
     apex_depth_crop = warp_depth(apex_depth, alignment, box)
     t = _timed(timings, "align", t)
 

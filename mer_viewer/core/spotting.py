@@ -175,18 +175,6 @@ def peak(frames: np.ndarray, values: np.ndarray) -> tuple[int, float]:
     return int(frames[best]), float(np.clip(1.0 - second / top, 0.0, 1.0))
 
 
-def _fast_color_warp(rgb: np.ndarray, alignment, box) -> np.ndarray:
-    """The frame's colour on the onset box grid by OpenCV (bilinear, edges replicated): the
-    same sampling as ``face.warp_rgb`` to 1/32 px, several times faster; it feeds only the flow."""
-    import cv2
-
-    matrix = np.asarray(alignment.matrix, dtype=np.float64).copy()
-    matrix[:, 2] += matrix[:, :2] @ np.array([box.x0, box.y0], dtype=np.float64)
-    return cv2.warpAffine(rgb, matrix, (box.x1 - box.x0, box.y1 - box.y0),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
 def frame_motion(pair, params: CloudParams = CloudParams(),
                  stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """‖ΔP‖ of an aligned pair by the cloud's steps 2–5 (back-projection, face filter, global
@@ -249,8 +237,7 @@ def motion_curve(target: SpotTarget, params: CloudParams = CloudParams(),
             continue
         try:
             rgb, depth = frames.color(number), frames.depth(number)
-            pair = pair_on_face(target.id, face, onset_rgb, onset_depth, rgb, depth, None, params,
-                                color_warp=_fast_color_warp)
+            pair = pair_on_face(target.id, face, onset_rgb, onset_depth, rgb, depth, None, params)
             r_m, kept = frame_motion(pair, params)
         except (MerError, ValueError) as exc:
             left_out.append(f"{number}: {str(exc).splitlines()[0]}")

@@ -241,16 +241,41 @@ def test_warp_depth_identity_and_integer_shift_are_exact():
     np.testing.assert_array_equal(shifted, depth[6:28, 13:43])
 
 
-def test_warp_rgb_matches_opencv_and_integer_shift(onset, onset_landmarks):
+def _bilinear_warp_rgb(rgb: np.ndarray, matrix: np.ndarray, box: face.Box) -> np.ndarray:
+    """Reference: exact bilinear sampling in float at M·(u, v, 1), positions clamped to the
+    frame (the numpy ``warp_rgb`` before it used OpenCV)."""
+    height, width = rgb.shape[:2]
+    v, u = np.mgrid[box.y0:box.y1, box.x0:box.x1].astype(np.float64)
+    xs = np.clip(matrix[0, 0] * u + matrix[0, 1] * v + matrix[0, 2], 0, width - 1)
+    ys = np.clip(matrix[1, 0] * u + matrix[1, 1] * v + matrix[1, 2], 0, height - 1)
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = (xs - x0)[..., None], (ys - y0)[..., None]
+    src = rgb.astype(np.float64)
+    out = ((1 - fx) * (1 - fy) * src[y0, x0] + fx * (1 - fy) * src[y0, x1]
+           + (1 - fx) * fy * src[y1, x0] + fx * fy * src[y1, x1])
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def test_warp_rgb_matches_exact_bilinear_and_integer_shift(onset, onset_landmarks):
     box = face.crop_box(onset_landmarks, onset.shape)
     shifted = face.warp_rgb(onset, _alignment([[1, 0, 4], [0, 1, -3]]), box)
     np.testing.assert_array_equal(shifted, onset[box.y0 - 3:box.y1 - 3, box.x0 + 4:box.x1 + 4])
-    matrix = _motion(box, 0.4, (0.3, 0.45))
-    warped = face.warp_rgb(onset, _alignment(matrix), box)
-    full = cv2.warpAffine(onset, matrix, (onset.shape[1], onset.shape[0]),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    difference = np.abs(warped.astype(int) - full[box.slices].astype(int))
-    assert difference.max() <= 2  # OpenCV quantises weights to 1/32 px
+    for angle, shift in ((0.4, (0.3, 0.45)), (-0.8, (0.77, -0.31)), (1.0, (-1.13, 0.5))):
+        matrix = _motion(box, angle, shift)
+        warped = face.warp_rgb(onset, _alignment(matrix), box)
+        assert warped.shape == (box.height, box.width, 3) and warped.dtype == np.uint8
+        difference = np.abs(warped.astype(int) - _bilinear_warp_rgb(onset, matrix, box))
+        assert difference.max() <= 1  # OpenCV rounds sample positions to 1/32 px
+
+
+def test_warp_rgb_replicates_the_frame_edge():
+    rgb = np.random.default_rng(3).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    box = face.Box(0, 0, 60, 40)
+    matrix = np.array([[1.0, 0, -2.5], [0, 1.0, 1.0]])  # samples left of the frame
+    warped = face.warp_rgb(rgb, _alignment(matrix), box)
+    np.testing.assert_array_equal(warped[:, :2], _bilinear_warp_rgb(rgb, matrix, box)[:, :2])
+    assert np.abs(warped.astype(int) - _bilinear_warp_rgb(rgb, matrix, box)).max() <= 1
 
 
 def test_alignment_provenance_is_json_ready(onset, onset_landmarks):
