@@ -479,27 +479,6 @@ def align(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_landmarks: np.ndarr
     return result(refined, "ecc", True, score)
 
 
-def _sample_grid(matrix: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
-    """Apex (x, y) coordinates, each (h, w) float64, of the onset pixels of ``box``."""
-    u, v = np.meshgrid(np.arange(box.x0, box.x1, dtype=np.float64),
-                       np.arange(box.y0, box.y1, dtype=np.float64))
-    return (matrix[0, 0] * u + matrix[0, 1] * v + matrix[0, 2],
-            matrix[1, 0] * u + matrix[1, 1] * v + matrix[1, 2])
-
-
-def _neighbours(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]):
-    """Top-left integer corner, clamped far corner and fractional weights of bilinear samples."""
-    height, width = shape
-    xf, yf = np.floor(xs), np.floor(ys)
-    fx, fy = xs - xf, ys - yf
-    xi = np.clip(xf, 0, width - 1).astype(np.intp)
-    yi = np.clip(yf, 0, height - 1).astype(np.intp)
-    xj, yj = np.minimum(xi + 1, width - 1), np.minimum(yi + 1, height - 1)
-    corners = ((yi, xi), (yi, xj), (yj, xi), (yj, xj))
-    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
-    return corners, weights
-
-
 def warp_rgb(apex_rgb: np.ndarray, alignment: Alignment, box: Box) -> np.ndarray:
     """(H, W, 3) uint8 apex -> (h, w, 3) uint8 apex resampled bilinearly on the onset box grid.
 
@@ -522,21 +501,35 @@ def warp_depth(apex_depth_mm: np.ndarray, alignment: Alignment, box: Box,
     Bilinear only where every neighbour with a weight above ``weight_eps`` is
     valid (> 0) and inside the frame; otherwise 0. Valid and invalid depth are
     never blended; an exact-integer sample (identity warp) reproduces the input.
+    (Float64 throughout; the neighbours are read from the flat uint16 frame.)
     """
     height, width = apex_depth_mm.shape
-    depth = apex_depth_mm.astype(np.float64)
-    xs, ys = _sample_grid(alignment.matrix, box)
+    matrix = alignment.matrix
+    u = np.arange(box.x0, box.x1, dtype=np.float64)
+    v = np.arange(box.y0, box.y1, dtype=np.float64)[:, None]
+    xs = matrix[0, 0] * u + matrix[0, 1] * v + matrix[0, 2]  # (h, w) apex x of each pixel
+    ys = matrix[1, 0] * u + matrix[1, 1] * v + matrix[1, 2]
     inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-    corners, weights = _neighbours(xs, ys, (height, width))
+    xf, yf = np.floor(xs), np.floor(ys)
+    fx, fy = xs - xf, ys - yf
+    gx, gy = 1 - fx, 1 - fy
+    xi = np.clip(xf, 0, width - 1).astype(np.intp)
+    yi = np.clip(yf, 0, height - 1).astype(np.intp)
+    top_left = yi * width + xi
+    right = (xi < width - 1).astype(np.intp)  # the far corners are clamped to the frame
+    down = (yi < height - 1) * width
+    flat = np.ascontiguousarray(apex_depth_mm).reshape(-1)
     total = np.zeros(xs.shape)
     weight_sum = np.zeros(xs.shape)
-    ok = inside.copy()
-    for corner, weight in zip(corners, weights):
+    ok = inside
+    for offset, weight in ((0, gx * gy), (right, fx * gy), (down, gx * fy),
+                           (down + right, fx * fy)):
         used = weight > weight_eps
-        value = depth[corner]
+        value = flat.take(top_left + offset)
         ok &= ~used | (value > 0)
-        total += np.where(used, weight * value, 0.0)
-        weight_sum += np.where(used, weight, 0.0)
+        weight *= used  # a neighbour at (almost) no weight is left out, valid or not
+        total += weight * value
+        weight_sum += weight
     out = np.zeros(xs.shape, dtype=np.float32)
     out[ok] = (total[ok] / weight_sum[ok]).astype(np.float32)
     return out

@@ -230,6 +230,52 @@ def test_warp_depth_matches_naive_reference_and_never_blends_holes():
     assert warped[warped > 0].min() >= 599  # nothing dragged towards 0 mm
 
 
+def _previous_warp_depth(depth_mm: np.ndarray, matrix: np.ndarray, box: face.Box) -> np.ndarray:
+    """``warp_depth`` as it was before it read the neighbours from the flat frame."""
+    height, width = depth_mm.shape
+    depth = depth_mm.astype(np.float64)
+    u, v = np.meshgrid(np.arange(box.x0, box.x1, dtype=np.float64),
+                       np.arange(box.y0, box.y1, dtype=np.float64))
+    xs = matrix[0, 0] * u + matrix[0, 1] * v + matrix[0, 2]
+    ys = matrix[1, 0] * u + matrix[1, 1] * v + matrix[1, 2]
+    inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+    xf, yf = np.floor(xs), np.floor(ys)
+    fx, fy = xs - xf, ys - yf
+    xi = np.clip(xf, 0, width - 1).astype(np.intp)
+    yi = np.clip(yf, 0, height - 1).astype(np.intp)
+    xj, yj = np.minimum(xi + 1, width - 1), np.minimum(yi + 1, height - 1)
+    corners = ((yi, xi), (yi, xj), (yj, xi), (yj, xj))
+    weights = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
+    total, weight_sum, ok = np.zeros(xs.shape), np.zeros(xs.shape), inside.copy()
+    for corner, weight in zip(corners, weights):
+        used = weight > 1e-6
+        value = depth[corner]
+        ok &= ~used | (value > 0)
+        total += np.where(used, weight * value, 0.0)
+        weight_sum += np.where(used, weight, 0.0)
+    out = np.zeros(xs.shape, dtype=np.float32)
+    out[ok] = (total[ok] / weight_sum[ok]).astype(np.float32)
+    return out
+
+
+def test_warp_depth_equals_the_previous_implementation_on_demo_frames(demo_corpus):
+    from mer_viewer.core.dataset import Dataset
+
+    rng = np.random.default_rng(5)
+    for sample in Dataset.open(demo_corpus).samples:
+        depth = sample.frames.depth(sample.apex)
+        height, width = depth.shape
+        box = face.find_face(sample.frames.color(sample.onset)).box
+        edge = face.Box(0, 0, 120, 90)  # samples beyond the frame's edge
+        for angle, shift in ((0.0, (2.0, -1.0)), (rng.uniform(-1, 1), rng.uniform(-2, 2, 2)),
+                             (rng.uniform(-1, 1), rng.uniform(-2, 2, 2)), (0.5, (-3.3, -2.6))):
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+            matrix[:, 2] += shift
+            for where in (box, edge):
+                np.testing.assert_array_equal(face.warp_depth(depth, _alignment(matrix), where),
+                                              _previous_warp_depth(depth, matrix, where))
+
+
 def test_warp_depth_identity_and_integer_shift_are_exact():
     rng = np.random.default_rng(8)
     depth = rng.integers(500, 900, (40, 50)).astype(np.uint16)
