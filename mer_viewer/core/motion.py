@@ -245,6 +245,24 @@ class MotionResult:
         return int(self.indices.size)
 
 
+def _components(points: np.ndarray, name: str) -> np.ndarray:
+    """``(M, 3)`` or ``(h, w, 3)`` -> ``(3, M)`` float64, each coordinate contiguous."""
+    points = np.asarray(points)
+    if points.shape[-1:] != (3,):
+        raise ValueError(f"{name} points must have 3 coordinates, got shape {points.shape}")
+    return np.array(points.reshape(-1, 3).T, dtype=np.float64, order="C")
+
+
+def _length(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """‖(x, y, z)‖ per point, summed in ``np.linalg.norm``'s order."""
+    return np.sqrt(x * x + y * y + z * z)
+
+
+def _rows(components: np.ndarray) -> np.ndarray:
+    """``(3, K)`` -> ``(K, 3)`` C-contiguous."""
+    return np.ascontiguousarray(components.T)
+
+
 def compute_motion(
     onset: np.ndarray, apex: np.ndarray, params: MotionParams = MotionParams()
 ) -> MotionResult:
@@ -257,34 +275,58 @@ def compute_motion(
     (face filter on onset points), global offset removed, depth spikes
     dropped (judged after offset removal), features and colours computed.
     Raises ValueError when no point survives.
+
+    The steps of :func:`motion_vectors`, :func:`face_filter`, :func:`remove_offset`,
+    :func:`spike_filter` and :func:`spherical`, computed on one contiguous array per
+    coordinate (``(M, 3)`` rows make every per-point reduction a slow strided one).
     """
-    delta, valid = motion_vectors(onset, apex)
-    onset = np.asarray(onset, dtype=np.float64).reshape(-1, 3)
+    onset_xyz, apex_xyz = _components(onset, "onset"), _components(apex, "apex")
+    if onset_xyz.shape != apex_xyz.shape:
+        raise ValueError(f"onset {np.shape(onset)} and apex {np.shape(apex)} differ in shape")
+    size = onset_xyz.shape[1]
+    delta_xyz = apex_xyz - onset_xyz
+    valid = np.isfinite(delta_xyz).all(axis=0)
     indices = np.flatnonzero(valid)
     if indices.size == 0:
         raise ValueError("no pixel has valid depth in both onset and apex")
-    face, centre = face_filter(onset[indices], params.face_filter_k)
+
+    points = onset_xyz[:, indices]
+    centre = points.mean(axis=1)
+    distance = _length(*(points - centre[:, None]))
+    face = distance <= params.face_filter_k * distance.mean()
     dropped_background = int(indices.size - np.count_nonzero(face))
-    indices = indices[face]
-    corrected, rotation, translation = remove_offset(onset[indices], delta[indices], params.offset)
-    not_spike = spike_filter(corrected, params.spike_mm)
+    indices, points = indices[face], points[:, face]
+
+    delta = delta_xyz[:, indices]
+    rotation, translation = np.eye(3), np.zeros(3)
+    if params.offset == "median":
+        translation = np.median(delta, axis=1)
+        corrected = delta - translation[:, None]
+    elif params.offset == "kabsch":
+        rotation, translation = rigid_offset(_rows(points), _rows(delta))
+        corrected = delta - ((rotation - np.eye(3)) @ points + translation[:, None])
+    else:
+        corrected = delta
+    not_spike = np.abs(corrected[2]) <= params.spike_mm * _M_PER_MM
     dropped_spike = int(indices.size - np.count_nonzero(not_spike))
-    indices, corrected = indices[not_spike], corrected[not_spike]
+    indices, points, corrected = indices[not_spike], points[:, not_spike], corrected[:, not_spike]
     if indices.size == 0:
         raise ValueError("every valid point was dropped as background or depth spike")
 
-    points = onset[indices]
-    r, theta, phi = spherical(corrected)
+    dx, dy, dz = corrected
+    r = _length(dx, dy, dz)
+    theta = np.arctan2(dy, dx)
+    phi = np.arctan2(dz, np.hypot(dx, dy))
     r_reference = reference_amplitude(r, params.r_percentile, params.noise_floor_mm)
     colors = normalise(r, theta, phi, r_reference, params.noise_floor_mm).astype(np.float32)
-    scale = float(np.linalg.norm(points - centre, axis=1).max()) or 1.0
-    kept = np.zeros(len(onset), dtype=bool)
+    scale = float(_length(*(points - centre[:, None])).max()) or 1.0
+    kept = np.zeros(size, dtype=bool)
     kept[indices] = True
     return MotionResult(
         indices=indices,
         kept=kept,
-        points=points,
-        delta=corrected,
+        points=_rows(points),
+        delta=_rows(corrected),
         r=r,
         theta=theta,
         phi=phi,
@@ -294,7 +336,7 @@ def compute_motion(
         r_reference=r_reference,
         offset_rotation=rotation,
         offset_translation=translation,
-        dropped_invalid=int(len(onset) - np.count_nonzero(valid)),
+        dropped_invalid=int(size - np.count_nonzero(valid)),
         dropped_background=dropped_background,
         dropped_spike=dropped_spike,
     )

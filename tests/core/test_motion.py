@@ -282,3 +282,57 @@ def test_grids_are_accepted_and_results_are_read_only():
     assert result.kept.shape == (400,)
     with pytest.raises(ValueError):
         result.r[0] = 1.0
+
+
+def _motion_by_steps(onset, apex, params):
+    """compute_motion as it was written before it worked per coordinate: the public steps
+    one after the other on (M, 3) rows."""
+    from mer_viewer.core.motion import remove_offset
+
+    delta, valid = motion_vectors(onset, apex)
+    onset = np.asarray(onset, dtype=np.float64).reshape(-1, 3)
+    indices = np.flatnonzero(valid)
+    face, centre = face_filter(onset[indices], params.face_filter_k)
+    indices = indices[face]
+    corrected, rotation, translation = remove_offset(onset[indices], delta[indices], params.offset)
+    not_spike = spike_filter(corrected, params.spike_mm)
+    indices, corrected = indices[not_spike], corrected[not_spike]
+    points = onset[indices]
+    r, theta, phi = spherical(corrected)
+    r_reference = reference_amplitude(r, params.r_percentile, params.noise_floor_mm)
+    colors = normalise(r, theta, phi, r_reference, params.noise_floor_mm).astype(np.float32)
+    scale = float(np.linalg.norm(points - centre, axis=1).max())
+    return dict(indices=indices, points=points, delta=corrected, r=r, theta=theta, phi=phi,
+                colors=colors, centre=centre, scale=scale, r_reference=r_reference,
+                offset_rotation=rotation, offset_translation=translation)
+
+
+def _noisy_face_clouds(seed):
+    """(h, w, 3) float32 grids like backproject's: a face cap with a bump, head motion,
+    depth noise, holes (NaN), background and spikes."""
+    rng = np.random.default_rng(seed)
+    onset = face_like(90)
+    onset[rng.random(len(onset)) < 0.05, 2] += 0.4  # background behind the face
+    rotation = rotation_about((0.2, 1.0, 0.1), 0.4)
+    apex = onset @ rotation.T + np.array([0.6, -0.3, 1.1]) * MM + gaussian_bump(onset)
+    apex += rng.normal(0, 0.15 * MM, apex.shape)
+    apex[rng.random(len(apex)) < 0.01, 2] += 20 * MM  # depth spikes
+    onset[rng.random(len(onset)) < 0.1] = np.nan
+    apex[rng.random(len(apex)) < 0.1] = np.nan
+    return (onset.astype(np.float32).reshape(90, 90, 3), apex.astype(np.float32).reshape(90, 90, 3))
+
+
+@pytest.mark.parametrize("offset", ["median", "kabsch", "none"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_compute_motion_equals_the_steps_one_after_the_other(offset, seed):
+    onset, apex = _noisy_face_clouds(seed)
+    params = MotionParams(offset=offset)
+    result = compute_motion(onset, apex, params)
+    reference = _motion_by_steps(onset, apex, params)
+    np.testing.assert_array_equal(result.indices, reference.pop("indices"))
+    for name, value in reference.items():
+        np.testing.assert_allclose(getattr(result, name), value, rtol=1e-12, atol=1e-15,
+                                   err_msg=name)
+    assert result.points.flags.c_contiguous and result.delta.flags.c_contiguous
+    assert result.dropped_invalid + result.dropped_background + result.dropped_spike + len(
+        result) == 90 * 90
