@@ -1,5 +1,8 @@
 """A clip's cache files: where they are (named by the parameters and the source frames) and
-their format (npz, written atomically; a damaged or foreign file reads back as None)."""
+their format (npz, uncompressed, written atomically; a damaged or foreign file reads back as
+None). What is made again exactly on load is not stored: a cloud's pixel coordinates (from
+its ``kept`` mask) and a flow's colour coding; files that hold them (pipeline version 1)
+still load."""
 
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from .errors import FrameError
 from .face import Alignment, Box
 from .flow import FlowField, FlowMethod
 from .paths import cache_dir
-from .pipeline import AlignedPair, CloudParams, MotionCloud
+from .pipeline import AlignedPair, CloudParams, MotionCloud, kept_pixels
 
-_ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "centre")
+_ARRAYS = ("points_m", "rgb", "delta_m", "motion", "colors", "kept", "centre")
 _PAIR_ARRAYS = ("onset_rgb", "apex_rgb", "onset_depth_mm", "apex_depth_mm")
 #: What a damaged or foreign cache file raises in ``np.load``: the entry is then recomputed.
 _UNREADABLE = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
@@ -101,10 +104,17 @@ def load_cloud(path: Path) -> MotionCloud | None:
             meta = json.loads(data["meta"].tobytes().decode())
             box = Box(*(int(v) for v in data["box"]))
             scale = float(data["scale"])
+            stored_pixels = data["pixels"] if "pixels" in data.files else None
+        kept = arrays["kept"]
+        if kept.shape != (box.height, box.width) or kept.dtype != bool:
+            return None
+        pixels = kept_pixels(np.flatnonzero(kept), box.width, box)
+        if stored_pixels is not None and not np.array_equal(stored_pixels, pixels):
+            return None
     except _UNREADABLE:
         return None
     return MotionCloud(sample_id=meta["sample_id"], box=box, scale=scale,
-                       provenance=meta["provenance"], **arrays)
+                       provenance=meta["provenance"], pixels=pixels, **arrays)
 
 
 def save_pair(pair: AlignedPair, path: Path) -> None:
@@ -144,8 +154,8 @@ def load_pair(path: Path) -> AlignedPair | None:
 
 
 def save_flow(flow: FlowField, path: Path) -> None:
-    """Write a flow field with its colour coding atomically."""
-    _write_npz(path, {"flow": flow.flow, "rgb": flow.rgb, "max_px": np.float64(flow.max_px),
+    """Write a flow field atomically (its colour coding is made again on load)."""
+    _write_npz(path, {"flow": flow.flow, "max_px": np.float64(flow.max_px),
                       "meta": _meta({"method": flow.method})})
 
 
@@ -153,11 +163,14 @@ def load_flow(path: Path) -> FlowField | None:
     """A cached flow field, or None when the file is absent, unreadable or inconsistent."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            flow, rgb, _max = data["flow"], data["rgb"], float(data["max_px"])
+            flow, _max = data["flow"], float(data["max_px"])
             method = json.loads(data["meta"].tobytes().decode())["method"]
+            stored_rgb = data["rgb"] if "rgb" in data.files else None  # version 1 files
     except _UNREADABLE:
         return None
-    if flow.ndim != 3 or flow.shape[2] != 2 or rgb.shape != flow.shape[:2] + (3,):
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        return None
+    if stored_rgb is not None and stored_rgb.shape != flow.shape[:2] + (3,):
         return None
     # the coding is made again from the flow (files of older versions scaled it otherwise)
     return FlowField.of(flow, method)

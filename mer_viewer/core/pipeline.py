@@ -28,7 +28,9 @@ from .motion import RANK_KEYS, MotionParams, RankKey, compute_motion, network_in
 from .sampling import SampleMethod, sample_indices
 
 #: Bump when a change to the pipeline alters its results, so old cache entries are not reused.
-PIPELINE_VERSION = 1
+#: 2: apex landmarks fitted in the onset's face rectangle, the apex colour warped by OpenCV,
+#: cache files without the arrays rebuilt on load (cloud pixels, flow colour).
+PIPELINE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,12 @@ class MotionCloud:
         }
 
 
+def kept_pixels(indices: np.ndarray, width: int, box: Box) -> np.ndarray:
+    """Flat indices into the (h, ``width``) face box -> (K, 2) int32 full-frame (u, v)."""
+    rows, cols = np.divmod(indices, width)
+    return np.stack([cols + box.x0, rows + box.y0], axis=1).astype(np.int32)
+
+
 def _timed(timings: dict[str, float], name: str, start: float) -> float:
     now = time.perf_counter()
     timings[name] = timings.get(name, 0.0) + (now - start) * 1e3
@@ -259,8 +267,7 @@ def cloud_from_pair(pair: AlignedPair, params: CloudParams = CloudParams(),
     except ValueError as exc:
         raise PipelineError(f"{pair.sample_id}: {exc}") from None
     h, w = pair.onset_depth_mm.shape
-    rows, cols = np.divmod(result.indices, w)
-    pixels = np.stack([cols + pair.box.x0, rows + pair.box.y0], axis=1).astype(np.int32)
+    pixels = kept_pixels(result.indices, w, pair.box)
     t = _timed(timings, "motion", t)
 
     alignment = pair.alignment

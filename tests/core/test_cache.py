@@ -113,6 +113,8 @@ def test_damaged_entries_are_recomputed(sample, tmp_path, damage):
             for name in ("apex_rgb", "rgb", "centre"):
                 if name in arrays:
                     arrays[name] = arrays[name][:3]
+            if "flow" in arrays:  # one component (its colour coding is no longer stored)
+                arrays["flow"] = arrays["flow"][..., 0]
             with open(path, "wb") as handle:
                 np.savez(handle, **arrays)
     assert load_pair(files.pair) is None and load_flow(files.flow("dis")) is None
@@ -178,3 +180,42 @@ def test_preprocess_starts_no_pool_for_cached_clips(demo_copy, tmp_path, monkeyp
     outcomes = list(preprocess(samples, workers=2, root=root))[-1].result
     assert sorted(o.sample_id for o in outcomes) == sorted(s.id for s in samples)
     assert all(o.ok and o.cached for o in outcomes)
+
+
+def test_files_leave_out_what_is_rebuilt_and_version_1_files_still_load(sample, tmp_path):
+    """Cloud files hold no pixel coordinates and flow files no colour coding (both are made
+    again exactly on load); files written with them (pipeline version 1) load the same."""
+    from mer_viewer.core.cache_files import _meta
+
+    root = tmp_path / "cache"
+    cloud = cached_cloud(sample, root=root, sampling=None)
+    flow = cached_flow(sample, method="dis", root=root)
+    files = clip_files(sample, CloudParams(), root)
+    with np.load(files.cloud) as data:
+        assert "pixels" not in data.files
+    with np.load(files.flow("dis")) as data:
+        assert "rgb" not in data.files
+    loaded = load_cloud(files.cloud)
+    assert np.array_equal(loaded.pixels, cloud.pixels) and loaded.pixels.dtype == np.int32
+    assert np.array_equal(load_flow(files.flow("dis")).rgb, flow.rgb)
+
+    # written as version 1 wrote them: every array, compressed or not, pixels and rgb included
+    old_cloud = tmp_path / "old.npz"
+    arrays = {name: getattr(cloud, name) for name in
+              ("points_m", "rgb", "delta_m", "motion", "colors", "pixels", "kept", "centre")}
+    np.savez(old_cloud, box=np.asarray(cloud.box, dtype=np.int64), scale=np.float64(cloud.scale),
+             meta=_meta({"sample_id": cloud.sample_id, "provenance": cloud.provenance}), **arrays)
+    old = load_cloud(old_cloud)
+    assert old is not None and old.box == cloud.box and old.scale == cloud.scale
+    for name, value in arrays.items():
+        assert np.array_equal(getattr(old, name), value), name
+    old_flow = tmp_path / "old.flow-dis.npz"
+    np.savez_compressed(old_flow, flow=flow.flow, rgb=flow.rgb, max_px=np.float64(flow.max_px),
+                        meta=_meta({"method": "dis"}))
+    again = load_flow(old_flow)
+    assert np.array_equal(again.flow, flow.flow) and np.array_equal(again.rgb, flow.rgb)
+    # a version 1 cloud whose pixels do not match its mask is damaged: computed again
+    arrays["pixels"] = arrays["pixels"] + 1
+    np.savez(old_cloud, box=np.asarray(cloud.box, dtype=np.int64), scale=np.float64(cloud.scale),
+             meta=_meta({"sample_id": cloud.sample_id, "provenance": cloud.provenance}), **arrays)
+    assert load_cloud(old_cloud) is None
