@@ -111,3 +111,22 @@ def test_run_window_staged_show(qtbot, tmp_path):
     window.start_live(tmp_path / "next")  # a new run before the window came up
     qtbot.wait(100)
     assert not window.isVisible() and window.curves.loss == []
+
+
+def test_live_steps_are_drawn_throttled_and_all_of_them_at_flush(qtbot):
+    # live updates redraw at most every 200 ms; a run that ends flushes at once, so its
+    # last fold is on the curve when the panel says it is done (CI saw it missing)
+    from types import SimpleNamespace
+
+    view = CurvesView()
+    qtbot.addWidget(view)
+    for fold, losses in enumerate(([1.0, 0.8], [0.9, 0.7], [0.6, 0.5])):
+        for loss in losses:
+            view.add(SimpleNamespace(phase="step", fold=fold, n_folds=2, final_model=fold == 2,
+                                     loss=loss))
+    assert view.loss_curve.yData is None or len(view.loss_curve.yData) == 0  # not drawn yet
+    view.flush()
+    assert _pieces(view.loss_curve.xData, view.loss_curve.yData) == [[1.0, 0.8], [0.9, 0.7],
+                                                                      [0.6, 0.5]]
+    assert not view._timer.isActive()
+    view.flush()  # nothing pending: no redraw, no error

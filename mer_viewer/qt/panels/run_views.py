@@ -128,6 +128,13 @@ class CurvesView(QtWidgets.QWidget):
         if not self._timer.isActive():
             self._timer.start()
 
+    def flush(self) -> None:
+        """Draw at once what came since the last redraw (a run ended: its last steps show
+        now, not a throttle interval later)."""
+        if self._timer.isActive():
+            self._timer.stop()
+            self._redraw()
+
     def show_history(self, history: list[dict], labels: list[str] | None = None) -> None:
         """A finished run's per-epoch history (``history.json``: one dict per fold);
         ``labels`` name the folds (default ``fold i/n``)."""

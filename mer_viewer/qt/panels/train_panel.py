@@ -196,6 +196,9 @@ class TrainPanel(QtWidgets.QWidget):
                 self.open_run(self.run_dir, staged=True)
 
     def _finished(self, how: str) -> None:
+        self.curves.flush()
+        if how != "done":  # done: the run window shows the run's files next
+            self.run_window.curves.flush()
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if how != "done":
