@@ -210,11 +210,6 @@ def _detect(rgb: np.ndarray, detect_scale: float) -> tuple[np.ndarray, Rect] | N
     return _fit(rgb, rect), rect
 
 
-def _landmarks(rgb: np.ndarray, detect_scale: float) -> np.ndarray | None:
-    found = _detect(rgb, detect_scale)
-    return None if found is None else found[0]
-
-
 def _check_rgb(rgb: np.ndarray, source: object) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise FrameError(str(source or "<frame>"),
@@ -483,7 +478,7 @@ def warp_rgb(apex_rgb: np.ndarray, alignment: Alignment, box: Box) -> np.ndarray
     """(H, W, 3) uint8 apex -> (h, w, 3) uint8 apex resampled bilinearly on the onset box grid.
 
     Samples outside the frame take the nearest edge pixel. OpenCV's ``warpAffine``
-    (pixel centres at integer coordinates, as ``_sample_grid``) with the box origin
+    (pixel centres at integer coordinates, as in ``warp_depth``) with the box origin
     folded into the matrix; it rounds each sample position to 1/32 px, so a value may
     differ from exact bilinear interpolation by one grey level (~1 ms instead of ~14).
     """

@@ -61,3 +61,35 @@ def test_workers_forked_under_one_thread_do_not_hang():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1, 1, 1, 1]"
+
+
+def test_overlapping_blocks_in_two_threads_restore_the_limits_of_before():
+    """Jobs of the desktop app preprocess in threads of one process (training items, a
+    batch classification): B entering while A is inside must not take A's one thread for
+    the limit to restore, or the process would stay on one thread for the session."""
+    import threading
+
+    opencv_before, blas_before = cv2.getNumThreads(), _blas_threads()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+
+    def job_a():
+        with one_thread():
+            a_inside.set()
+            b_inside.wait(10)
+        a_left.set()
+
+    def job_b():
+        a_inside.wait(10)
+        with one_thread():
+            b_inside.set()
+            a_left.wait(10)
+            assert cv2.getNumThreads() == 1  # A left, B still inside: still one thread
+
+    threads = [threading.Thread(target=job_a), threading.Thread(target=job_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert a_left.is_set() and b_inside.is_set()
+    assert cv2.getNumThreads() == opencv_before
+    assert _blas_threads() == blas_before
