@@ -62,9 +62,13 @@ def face_filter(points: np.ndarray, k: float = 1.5) -> tuple[np.ndarray, np.ndar
 
     c is the mean of the points; keep ‖P − c‖ ≤ k · mean ‖P − c‖.
     """
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    centre = points.mean(axis=0)
-    distance = np.linalg.norm(points - centre, axis=1)
+    return _face_mask(_components(points, "face"), k)
+
+
+def _face_mask(xyz: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`face_filter` of ``(3, M)`` coordinates."""
+    centre = xyz.mean(axis=1)
+    distance = _length(*(xyz - centre[:, None]))
     return distance <= k * distance.mean(), centre
 
 
@@ -127,22 +131,34 @@ def remove_offset(
     R = I, t = median ΔP; ``kabsch`` the rigid fit of :func:`rigid_offset`;
     ``none`` R = I, t = 0.
     """
-    onset = np.asarray(onset, dtype=np.float64).reshape(-1, 3)
-    delta = np.asarray(delta, dtype=np.float64).reshape(-1, 3)
-    rotation, translation = np.eye(3), np.zeros(3)
-    if method == "median" and len(delta):
-        translation = np.median(delta, axis=0)
-    elif method == "kabsch" and len(delta):
-        rotation, translation = rigid_offset(onset, delta)
-    elif method not in OFFSET_METHODS:
+    if method not in OFFSET_METHODS:
         raise ValueError(f"offset must be one of {OFFSET_METHODS}, got {method!r}")
-    rigid_displacement = onset @ (rotation - np.eye(3)).T + translation
-    return delta - rigid_displacement, rotation, translation
+    corrected, rotation, translation = _remove_offset(
+        _components(onset, "onset"), _components(delta, "delta"), method)
+    return _rows(corrected), rotation, translation
+
+
+def _remove_offset(points: np.ndarray, delta: np.ndarray,
+                   method: OffsetMethod) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`remove_offset` of ``(3, M)`` coordinates: ``((3, M) ΔP', R, t)``."""
+    rotation, translation = np.eye(3), np.zeros(3)
+    if method == "median" and delta.shape[1]:
+        translation = np.median(delta, axis=1)
+        return delta - translation[:, None], rotation, translation
+    if method == "kabsch" and delta.shape[1]:
+        rotation, translation = rigid_offset(_rows(points), _rows(delta))
+        rigid = (rotation - np.eye(3)) @ points + translation[:, None]
+        return delta - rigid, rotation, translation
+    return delta, rotation, translation
 
 
 def spike_filter(delta: np.ndarray, spike_mm: float = 8.0) -> np.ndarray:
     """Keep points whose depth change is plausible: ``(M, 3) m -> (M,) bool`` (|ΔZ| ≤ spike_mm)."""
-    return np.abs(np.asarray(delta).reshape(-1, 3)[:, 2]) <= spike_mm * _M_PER_MM
+    return _plausible_depth_change(np.asarray(delta).reshape(-1, 3)[:, 2], spike_mm)
+
+
+def _plausible_depth_change(dz: np.ndarray, spike_mm: float) -> np.ndarray:
+    return np.abs(dz) <= spike_mm * _M_PER_MM
 
 
 def spherical(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -150,13 +166,13 @@ def spherical(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     r = ‖ΔP‖, θ = atan2(Δy, Δx) ∈ [−π, π], φ = atan2(Δz, √(Δx² + Δy²)) ∈ [−π/2, π/2].
     """
-    delta = np.asarray(delta, dtype=np.float64).reshape(-1, 3)
-    planar = np.hypot(delta[:, 0], delta[:, 1])
-    return (
-        np.linalg.norm(delta, axis=1),
-        np.arctan2(delta[:, 1], delta[:, 0]),
-        np.arctan2(delta[:, 2], planar),
-    )
+    return _spherical(*_components(delta, "delta"))
+
+
+def _spherical(dx: np.ndarray, dy: np.ndarray,
+               dz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`spherical` of the three coordinates of ΔP."""
+    return _length(dx, dy, dz), np.arctan2(dy, dx), np.arctan2(dz, np.hypot(dx, dy))
 
 
 def reference_amplitude(r: np.ndarray, percentile: float = 99.0, noise_floor_mm: float = 0.3) -> float:
@@ -277,8 +293,8 @@ def compute_motion(
     Raises ValueError when no point survives.
 
     The steps of :func:`motion_vectors`, :func:`face_filter`, :func:`remove_offset`,
-    :func:`spike_filter` and :func:`spherical`, computed on one contiguous array per
-    coordinate (``(M, 3)`` rows make every per-point reduction a slow strided one).
+    :func:`spike_filter` and :func:`spherical`, by their ``(3, M)`` forms: one contiguous
+    array per coordinate (``(M, 3)`` rows make every per-point reduction a slow strided one).
     """
     onset_xyz, apex_xyz = _components(onset, "onset"), _components(apex, "apex")
     if onset_xyz.shape != apex_xyz.shape:
@@ -291,32 +307,18 @@ def compute_motion(
         raise ValueError("no pixel has valid depth in both onset and apex")
 
     points = onset_xyz[:, indices]
-    centre = points.mean(axis=1)
-    distance = _length(*(points - centre[:, None]))
-    face = distance <= params.face_filter_k * distance.mean()
+    face, centre = _face_mask(points, params.face_filter_k)
     dropped_background = int(indices.size - np.count_nonzero(face))
     indices, points = indices[face], points[:, face]
 
-    delta = delta_xyz[:, indices]
-    rotation, translation = np.eye(3), np.zeros(3)
-    if params.offset == "median":
-        translation = np.median(delta, axis=1)
-        corrected = delta - translation[:, None]
-    elif params.offset == "kabsch":
-        rotation, translation = rigid_offset(_rows(points), _rows(delta))
-        corrected = delta - ((rotation - np.eye(3)) @ points + translation[:, None])
-    else:
-        corrected = delta
-    not_spike = np.abs(corrected[2]) <= params.spike_mm * _M_PER_MM
+    corrected, rotation, translation = _remove_offset(points, delta_xyz[:, indices], params.offset)
+    not_spike = _plausible_depth_change(corrected[2], params.spike_mm)
     dropped_spike = int(indices.size - np.count_nonzero(not_spike))
     indices, points, corrected = indices[not_spike], points[:, not_spike], corrected[:, not_spike]
     if indices.size == 0:
         raise ValueError("every valid point was dropped as background or depth spike")
 
-    dx, dy, dz = corrected
-    r = _length(dx, dy, dz)
-    theta = np.arctan2(dy, dx)
-    phi = np.arctan2(dz, np.hypot(dx, dy))
+    r, theta, phi = _spherical(*corrected)
     r_reference = reference_amplitude(r, params.r_percentile, params.noise_floor_mm)
     colors = normalise(r, theta, phi, r_reference, params.noise_floor_mm).astype(np.float32)
     scale = float(_length(*(points - centre[:, None])).max()) or 1.0
