@@ -26,11 +26,7 @@ def limit_to_one_thread() -> None:
 
     For process-pool initialisers: the worker is the unit of parallelism.
     """
-    threadpool_limits(1)
-    cv2.setNumThreads(1)
-    torch = _torch()
-    if torch is not None:
-        torch.set_num_threads(1)
+    _limit()  # for good: what would restore the limits is dropped
 
 
 _lock = threading.Lock()
